@@ -1,0 +1,286 @@
+import Dispatch
+public import RowpackFormat
+import Synchronization
+
+/// Reads rows of a container: ranges, single rows, gathers, into typed arrays or a caller's
+/// buffer.
+///
+/// Opening reads the header, the newest valid commit's trailer and its index root (three small
+/// reads); index leaves are read on first use. A reader holds one commit (a snapshot): rows
+/// appended later are invisible until ``refresh()``. It takes no lock on the file and never
+/// blocks a writer.
+///
+/// Thread-safe: share one reader between threads. Decoded chunks live in a ``RowCache``.
+public final class ContainerReader: Sendable {
+    /// The container's path.
+    public let path: String
+    /// The fixed header: dtype, row shape, chunking.
+    public let header: FileHeader
+    /// The decoded-chunk cache.
+    public let cache: RowCache
+
+    let io: FileIO
+    private let snapshot: Mutex<Snapshot>
+    /// Decoded index leaves by file offset (immutable bytes, so valid across refreshes).
+    private let leafCache = Mutex<[Int: [Extent]]>([:])
+
+    /// Opens a container for reading.
+    ///
+    /// - Parameters:
+    ///   - path: the container file.
+    ///   - cacheBytes: capacity of the decoded-chunk cache (default 64 MiB).
+    /// - Throws: ``RowpackError`` `.corrupt` if the file is not a container or has no valid
+    ///   commit, `.unsupported` for a newer major version, `.io` if it cannot be read.
+    public init(path: String, cacheBytes: Int = RowCache.defaultCapacity) throws {
+        let io = try FileIO.openForReading(path)
+        let size = try io.size()
+        let header = try ContainerLayout.readHeader(io, fileSize: size)
+        self.io = io
+        self.path = path
+        self.header = header
+        self.cache = RowCache(capacity: cacheBytes)
+        snapshot = Mutex(try ContainerLayout.newestCommit(io, header: header, fileSize: size))
+    }
+
+    /// Rows in the commit this reader holds.
+    public var rowCount: Int { current.rows }
+    /// Chunks in the commit this reader holds.
+    public var chunkCount: Int { current.chunks }
+    /// The commit this reader holds.
+    public var commit: CommitTrailer { current.trailer }
+
+    private var current: Snapshot { snapshot.withLock { $0 } }
+
+    /// Moves this reader to the newest commit in the file.
+    ///
+    /// - Returns: whether a newer commit was found.
+    /// - Throws: ``RowpackError`` if the file can no longer be read or lost its commit.
+    @discardableResult
+    public func refresh() throws -> Bool {
+        let latest = try ContainerLayout.newestCommit(io, header: header, fileSize: try io.size())
+        let changed = snapshot.withLock { snapshot in
+            guard latest.trailer.sequence > snapshot.trailer.sequence else { return false }
+            snapshot = latest
+            return true
+        }
+        if changed {
+            let live = Set(latest.leaves.map(\.offset))
+            leafCache.withLock { cache in cache = cache.filter { live.contains($0.key) } }
+        }
+        return changed
+    }
+
+    // MARK: Reading
+
+    /// Copies rows `range` into `output` (C order, `range.count × header.rowBytes` bytes).
+    ///
+    /// Ranges spanning several chunks decode them on all cores; whole chunks of a large range
+    /// are decoded straight into `output` without passing through the cache.
+    ///
+    /// - Throws: ``RowpackError`` `.invalidArgument` for rows outside `0..<rowCount` or a buffer
+    ///   of the wrong size; `.corrupt` naming the chunk when a chunk fails its checks.
+    public func read(rows range: Range<Int>, into output: UnsafeMutableRawBufferPointer) throws {
+        let snapshot = current
+        try check(range, rows: snapshot.rows)
+        let rowBytes = header.rowBytes
+        guard output.count == range.count * rowBytes else {
+            throw RowpackError(.invalidArgument, path: path, "buffer of \(output.count) bytes does not hold \(range.count) rows of \(rowBytes) bytes")
+        }
+        guard !range.isEmpty else { return }
+        let firstChunk = range.lowerBound / header.rowsPerChunk
+        let lastChunk = (range.upperBound - 1) / header.rowsPerChunk
+        let target = DisjointWrites(buffer: output)
+        if lastChunk - firstChunk >= 2 {
+            let failures = Mutex<(any Error)?>(nil)
+            DispatchQueue.concurrentPerform(iterations: lastChunk - firstChunk + 1) { i in
+                do { try copy(chunk: firstChunk + i, of: range, in: snapshot, to: target, direct: true) } catch {
+                    failures.withLock { $0 = $0 ?? error }
+                }
+            }
+            if let failure = failures.withLock({ $0 }) { throw failure }
+        } else {
+            for chunk in firstChunk...lastChunk { try copy(chunk: chunk, of: range, in: snapshot, to: target, direct: false) }
+        }
+    }
+
+    /// Copies the rows of `range` that live in `chunk` to their place in `output`. With
+    /// `direct`, a chunk wholly inside the range is decoded straight into `output`, bypassing
+    /// the cache (large reads would only flush it).
+    private func copy(chunk: Int, of range: Range<Int>, in snapshot: Snapshot, to output: DisjointWrites, direct: Bool) throws {
+        let perChunk = header.rowsPerChunk
+        let rowBytes = header.rowBytes
+        let chunkStart = chunk * perChunk
+        let chunkRows = min(perChunk, snapshot.rows - chunkStart)
+        let lower = max(range.lowerBound, chunkStart)
+        let upper = min(range.upperBound, chunkStart + chunkRows)
+        let target = UnsafeMutableRawBufferPointer(
+            rebasing: output.buffer[(lower - range.lowerBound) * rowBytes..<(upper - range.lowerBound) * rowBytes])
+        if direct && lower == chunkStart && upper == chunkStart + chunkRows {
+            try ContainerLayout.decodeChunk(
+                io, header: header, extent: try extent(of: chunk, in: snapshot), chunk: chunk, rows: chunkRows, into: target)
+        } else {
+            let bytes = try decodedChunk(chunk, in: snapshot)
+            bytes.withUnsafeBytes { source in
+                target.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[(lower - chunkStart) * rowBytes..<(upper - chunkStart) * rowBytes]))
+            }
+        }
+    }
+
+    /// Rows `range` as raw bytes.
+    public func read(rows range: Range<Int>) throws -> [UInt8] {
+        let count = try byteCount(rows: range.count)
+        return try filled(count: count) { (buffer) throws in try read(rows: range, into: buffer) }
+    }
+
+    /// Rows `range` as typed values in C order (`range.count × product(rowShape)` values).
+    ///
+    /// - Throws: ``RowpackError`` `.mismatch` if `T`'s dtype is not the container's (no casts).
+    public func read<T: RowElement>(rows range: Range<Int>, as type: T.Type) throws -> [T] {
+        try checkType(T.self)
+        let count = try byteCount(rows: range.count) / MemoryLayout<T>.stride
+        var failure: (any Error)?
+        let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            do { try read(rows: range, into: UnsafeMutableRawBufferPointer(buffer)) } catch {
+                failure = error
+                UnsafeMutableRawBufferPointer(buffer).initializeMemory(as: UInt8.self, repeating: 0)
+            }
+            initialized = count
+        }
+        if let failure { throw failure }
+        return values
+    }
+
+    /// Row `index` as typed values.
+    public func row<T: RowElement>(_ index: Int, as type: T.Type) throws -> [T] {
+        try read(rows: index..<(index + 1), as: type)
+    }
+
+    /// Copies the rows listed in `indices` (any order, repeats allowed) into `output`, in the
+    /// order given. Each chunk involved is decoded once.
+    public func gather(rows indices: [Int], into output: UnsafeMutableRawBufferPointer) throws {
+        let snapshot = current
+        let rowBytes = header.rowBytes
+        guard output.count == indices.count * rowBytes else {
+            throw RowpackError(.invalidArgument, path: path, "buffer of \(output.count) bytes does not hold \(indices.count) rows of \(rowBytes) bytes")
+        }
+        for index in indices where index < 0 || index >= snapshot.rows {
+            throw RowpackError(.invalidArgument, path: path, "row \(index) is out of range (the container has \(snapshot.rows) rows)")
+        }
+        let order = indices.indices.sorted { indices[$0] < indices[$1] }
+        var position = 0
+        while position < order.count {
+            let chunk = indices[order[position]] / header.rowsPerChunk
+            let bytes = try decodedChunk(chunk, in: snapshot)
+            let chunkStart = chunk * header.rowsPerChunk
+            bytes.withUnsafeBytes { source in
+                while position < order.count, indices[order[position]] / header.rowsPerChunk == chunk {
+                    let slot = order[position]
+                    let at = (indices[slot] - chunkStart) * rowBytes
+                    UnsafeMutableRawBufferPointer(rebasing: output[slot * rowBytes..<(slot + 1) * rowBytes])
+                        .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[at..<at + rowBytes]))
+                    position += 1
+                }
+            }
+        }
+    }
+
+    /// The rows listed in `indices`, in the order given, as raw bytes.
+    public func gather(rows indices: [Int]) throws -> [UInt8] {
+        let count = try byteCount(rows: indices.count)
+        return try filled(count: count) { (buffer) throws in try gather(rows: indices, into: buffer) }
+    }
+
+    // MARK: Verification
+
+    /// Reads and checks every index page and every chunk of the current commit.
+    ///
+    /// - Returns: one error per damaged structure (empty when the container is sound).
+    /// - Complexity: reads and decodes the whole committed data, one chunk at a time.
+    public func verify(progress: (Int, Int) -> Void = { _, _ in }) -> [RowpackError] {
+        let snapshot = current
+        var problems: [RowpackError] = []
+        var buffer = [UInt8](repeating: 0, count: header.rowsPerChunk * header.rowBytes)
+        for leaf in snapshot.leaves.indices {
+            let entries: [Extent]
+            do { entries = try ContainerLayout.readLeaf(io, header: header, snapshot: snapshot, index: leaf) } catch {
+                problems.append(RowpackError.wrapping(error, path: path))
+                continue
+            }
+            for (slot, extent) in entries.enumerated() {
+                let chunk = leaf * header.leafCapacity + slot
+                let rows = min(header.rowsPerChunk, snapshot.rows - chunk * header.rowsPerChunk)
+                buffer.withUnsafeMutableBytes { raw in
+                    do {
+                        try ContainerLayout.decodeChunk(
+                            io, header: header, extent: extent, chunk: chunk, rows: rows,
+                            into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<rows * header.rowBytes]))
+                    } catch { problems.append(RowpackError.wrapping(error, path: path)) }
+                }
+                progress(chunk + 1, snapshot.chunks)
+            }
+        }
+        return problems
+    }
+
+    // MARK: Internals
+
+    /// Chunk `chunk` decoded, through the cache.
+    func decodedChunk(_ chunk: Int, in snapshot: Snapshot) throws -> [UInt8] {
+        let extent = try extent(of: chunk, in: snapshot)
+        let rows = min(header.rowsPerChunk, snapshot.rows - chunk * header.rowsPerChunk)
+        return try cache.value(for: extent.offset) { () throws -> [UInt8] in
+            try filled(count: rows * header.rowBytes) { (buffer) throws in
+                try ContainerLayout.decodeChunk(io, header: header, extent: extent, chunk: chunk, rows: rows, into: buffer)
+            }
+        }
+    }
+
+    /// Where chunk `chunk`'s record is, reading its index leaf on first use.
+    func extent(of chunk: Int, in snapshot: Snapshot) throws -> Extent {
+        let leaf = chunk / header.leafCapacity
+        let key = snapshot.leaves[leaf].offset
+        let slot = chunk - leaf * header.leafCapacity
+        if let entries = leafCache.withLock({ $0[key] }) { return entries[slot] }
+        let entries = try ContainerLayout.readLeaf(io, header: header, snapshot: snapshot, index: leaf)
+        leafCache.withLock { $0[key] = entries }
+        return entries[slot]
+    }
+
+    private func check(_ range: Range<Int>, rows: Int) throws {
+        guard range.lowerBound >= 0, range.upperBound <= rows else {
+            throw RowpackError(.invalidArgument, path: path, "rows \(range.lowerBound)..<\(range.upperBound) are out of range (the container has \(rows) rows)")
+        }
+    }
+
+    private func checkType<T: RowElement>(_: T.Type) throws {
+        guard T.dtype == header.dtype else {
+            throw RowpackError(.mismatch, path: path, "dtype mismatch: the container holds \(header.dtype), requested \(T.dtype)")
+        }
+    }
+
+    private func byteCount(rows: Int) throws -> Int {
+        let (bytes, overflow) = rows.multipliedReportingOverflow(by: header.rowBytes)
+        guard !overflow, rows >= 0 else { throw RowpackError(.invalidArgument, path: path, "\(rows) rows are too many to hold in memory") }
+        return bytes
+    }
+}
+
+/// A caller's output buffer shared by decode threads. `@unchecked Sendable` because each thread
+/// writes a disjoint range of it and the caller waits for all of them before using it.
+struct DisjointWrites: @unchecked Sendable {
+    let buffer: UnsafeMutableRawBufferPointer
+}
+
+/// A byte array of `count` bytes filled by `body`.
+func filled(count: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> [UInt8] {
+    var failure: (any Error)?
+    let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+        do { try body(UnsafeMutableRawBufferPointer(buffer)) } catch {
+            failure = error
+            buffer.initialize(repeating: 0)
+        }
+        initialized = count
+    }
+    if let failure { throw failure }
+    return bytes
+}

@@ -1,0 +1,428 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+public import RowpackFormat
+import Synchronization
+
+/// Appends rows to a container: the only type that writes one.
+///
+/// Rows are copied into a chunk buffer; each full chunk is filtered and compressed on a
+/// background thread while appending continues (at most ``WriterOptions/maxChunksInFlight``
+/// chunks at once, so memory stays bounded). ``commit()`` writes the partial tail chunk, the
+/// changed index pages and a commit trailer, in the order of `Spec/FORMAT.md` §8.
+///
+/// One writer per file: creating or opening takes an advisory exclusive lock, and a second
+/// writer gets a `.locked` error. Not thread-safe: use one writer from one thread at a time.
+/// Rows appended but not committed are lost if the process dies or the writer is dropped
+/// without ``close()``.
+public final class ContainerWriter {
+    /// The container's fixed header: dtype, row shape, chunking, default codec.
+    public let header: FileHeader
+    /// The file's path.
+    public let path: String
+
+    private let io: FileIO
+    private let durability: Durability
+    private let encoding: ChunkEncoding
+    private let autoCommitChunks: Int?
+    private let maxChunksInFlight: Int
+    private let chunkBytes: Int
+
+    /// The newest commit in the file.
+    private var committed: Snapshot
+    /// Rows appended, committed or not.
+    public private(set) var rowCount: Int
+    /// Rows in the newest commit.
+    public var committedRowCount: Int { committed.rows }
+
+    /// Rows of the chunk being filled (the tail chunk), and how many there are.
+    private var buffer: [UInt8]
+    private var bufferedRows: Int
+    /// Whether the tail chunk has rows not yet written in its current state.
+    private var bufferDirty = false
+
+    /// Chunks being compressed, oldest first.
+    private var inFlight: [PendingChunk] = []
+    /// Record bytes waiting to be written at `end - pending.count`.
+    private var pending: [UInt8] = []
+    /// Where the next byte goes.
+    private var end: Int
+
+    /// Index leaves of the newest commit, then entries of chunks from `tailStart` on.
+    private var leaves: [Extent]
+    private var tailStart: Int
+    private var entries: [Extent]
+    /// The lowest chunk number whose record changed since the last commit.
+    private var firstDirtyChunk: Int
+    /// Bytes superseded since the last commit (old records of rewritten chunks).
+    private var supersededBytes = 0
+    private var chunksSinceCommit = 0
+    /// Set when a write failed: the file was cut back to the last commit and this writer
+    /// refuses further work.
+    private var failure: RowpackError?
+    private var isClosed = false
+
+    private init(io: FileIO, header: FileHeader, snapshot: Snapshot, options: WriterOptions, leafEntries: [Extent]) {
+        self.io = io
+        self.path = io.path
+        self.header = header
+        self.durability = options.durability
+        self.autoCommitChunks = options.autoCommitChunks
+        self.maxChunksInFlight = max(1, options.maxChunksInFlight)
+        self.encoding = ChunkEncoding(
+            codec: header.codec, level: header.level, filter: header.filter, elementSize: header.dtype.shuffleElementSize)
+        self.chunkBytes = header.rowsPerChunk * header.rowBytes
+        self.committed = snapshot
+        self.rowCount = snapshot.rows
+        self.end = snapshot.trailer.committedLength
+        self.leaves = snapshot.leaves
+        self.tailStart = max(0, snapshot.leaves.count - 1) * header.leafCapacity
+        self.entries = leafEntries
+        self.firstDirtyChunk = snapshot.chunks
+        self.buffer = [UInt8](repeating: 0, count: chunkBytes)
+        self.bufferedRows = 0
+    }
+
+    // MARK: Creating and opening
+
+    /// Creates a new container holding no rows, and returns its writer.
+    ///
+    /// The file appears atomically: header and first (empty) commit are written to a temporary
+    /// file, synced, and linked into place, so `path` never holds a half-made container.
+    ///
+    /// - Parameters:
+    ///   - path: where to create it.
+    ///   - dtype: the numpy dtype of one element.
+    ///   - rowShape: the shape of one row (the array shape without axis 0); `[]` for scalars.
+    ///   - options: chunking, codec and durability.
+    ///   - overwrite: replace an existing file instead of failing.
+    /// - Throws: ``RowpackError`` if the file exists (without `overwrite`), the options are out
+    ///   of range, or a system call fails.
+    public static func create(
+        at path: String, dtype: DType, rowShape: [Int], options: WriterOptions = WriterOptions(), overwrite: Bool = false
+    ) throws -> ContainerWriter {
+        let level = options.level ?? options.codec.defaultLevel
+        let shuffle = options.shuffle ?? (dtype.shuffleElementSize > 1)
+        let rowBytes = rowShape.reduce(dtype.itemSize) { $0.multipliedReportingOverflow(by: max($1, 0)).partialValue }
+        guard rowBytes > 0 else {
+            throw RowpackError(.invalidArgument, path: path, "rows of dtype \(dtype) and shape \(rowShape) hold 0 bytes; such rows are not supported")
+        }
+        let rowsPerChunk = options.rowsPerChunk ?? max(1, min(options.targetChunkBytes / rowBytes, FormatLimits.maxChunkBytes / rowBytes))
+        var uuid = [UInt8](repeating: 0, count: 16)
+        var generator = SystemRandomNumberGenerator()
+        for i in uuid.indices { uuid[i] = generator.next() }
+        let header: FileHeader
+        do {
+            header = try FileHeader(
+                uuid: uuid, dtype: dtype, rowShape: rowShape, rowsPerChunk: rowsPerChunk, codec: options.codec,
+                level: level, filter: shuffle ? .shuffle : .none)
+        } catch {
+            throw RowpackError(.invalidArgument, path: path, error.detail)
+        }
+        if !overwrite, access(path, F_OK) == 0 {
+            throw RowpackError(.invalidArgument, path: path, "file exists (choose another path or allow overwriting)")
+        }
+        let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let io = try FileIO.openForWriting(temporary, create: true)
+        do {
+            try io.lockForWriting()
+            let headerBytes = header.encoded()
+            let root = IndexPage(kind: .root, first: 0, entries: []).encoded()
+            let trailer = CommitTrailer(
+                sequence: 1, rows: 0, chunks: 0, root: Extent(offset: headerBytes.count, length: root.count),
+                rootChecksum: CRC32C.checksum(root), previousTrailer: 0,
+                committedLength: headerBytes.count + root.count + CommitTrailer.size, deadBytes: 0, uuid: uuid,
+                timeNanoseconds: Self.now())
+            try io.write(headerBytes + root + trailer.encoded(), at: 0)
+            if options.durability != .none { try io.sync() }
+            if overwrite {
+                guard rename(temporary, path) == 0 else {
+                    throw RowpackError(.io, path: path, "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))", errno: errno)
+                }
+            } else {
+                guard link(temporary, path) == 0 else {
+                    let code = errno
+                    throw RowpackError(.io, path: path, code == EEXIST ? "file exists" : "cannot create: \(String(cString: strerror(code)))", errno: code)
+                }
+                unlink(temporary)
+            }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        if options.durability != .none { syncDirectory(of: path) }
+        let snapshot = try ContainerLayout.newestCommit(io, header: header, fileSize: try io.size())
+        return ContainerWriter(io: io, header: header, snapshot: snapshot, options: options, leafEntries: [])
+    }
+
+    /// Opens an existing container to append more rows.
+    ///
+    /// Finds the newest valid commit; if the file continues past it (a crash mid-commit), the
+    /// torn tail is cut off and synced before anything is appended. A partial tail chunk is read
+    /// back so new rows extend it.
+    ///
+    /// - Parameters:
+    ///   - path: the container.
+    ///   - options: only ``WriterOptions/durability``, ``WriterOptions/autoCommitChunks`` and
+    ///     ``WriterOptions/maxChunksInFlight`` apply; chunking and codec come from the header.
+    /// - Throws: ``RowpackError`` `.locked` if another writer has it, `.corrupt` if no valid
+    ///   commit exists, `.io` for system failures.
+    public static func open(at path: String, options: WriterOptions = WriterOptions()) throws -> ContainerWriter {
+        let io = try FileIO.openForWriting(path)
+        try io.lockForWriting()
+        let size = try io.size()
+        let header = try ContainerLayout.readHeader(io, fileSize: size)
+        let snapshot = try ContainerLayout.newestCommit(io, header: header, fileSize: size)
+        if snapshot.trailer.committedLength < size {
+            try io.truncate(to: snapshot.trailer.committedLength)
+            try io.sync()
+        }
+        var entries: [Extent] = []
+        if !snapshot.leaves.isEmpty {
+            entries = try ContainerLayout.readLeaf(io, header: header, snapshot: snapshot, index: snapshot.leaves.count - 1)
+        }
+        let writer = ContainerWriter(io: io, header: header, snapshot: snapshot, options: options, leafEntries: entries)
+        let tailRows = snapshot.rows % header.rowsPerChunk
+        if tailRows > 0 {
+            let chunk = snapshot.chunks - 1
+            let extent = entries[chunk - writer.tailStart]
+            var failure: (any Error)?
+            writer.buffer.withUnsafeMutableBytes { raw in
+                do {
+                    try ContainerLayout.decodeChunk(
+                        io, header: header, extent: extent, chunk: chunk, rows: tailRows,
+                        into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<tailRows * header.rowBytes]))
+                } catch { failure = error }
+            }
+            if let failure { throw failure }
+            writer.bufferedRows = tailRows
+        }
+        return writer
+    }
+
+    // MARK: Appending
+
+    /// Appends whole rows given as raw bytes in the container's dtype and row layout (C order).
+    ///
+    /// - Parameter rows: `k × header.rowBytes` bytes for `k` rows.
+    /// - Throws: ``RowpackError`` `.mismatch` if the byte count is not a whole number of rows;
+    ///   I/O errors from writing finished chunks.
+    /// - Complexity: O(bytes) copying; compression happens on background threads.
+    public func append(rawRows rows: UnsafeRawBufferPointer) throws {
+        try checkUsable()
+        let rowBytes = header.rowBytes
+        guard rows.count % rowBytes == 0 else {
+            throw RowpackError(.mismatch, path: path, "\(rows.count) bytes are not a whole number of \(rowBytes)-byte rows")
+        }
+        guard let source = rows.baseAddress, !rows.isEmpty else { return }
+        var copied = 0
+        while copied < rows.count {
+            let room = chunkBytes - bufferedRows * rowBytes
+            let count = min(room, rows.count - copied)
+            let at = bufferedRows * rowBytes
+            buffer.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: at).copyMemory(from: source + copied, byteCount: count) }
+            copied += count
+            bufferedRows += count / rowBytes
+            rowCount += count / rowBytes
+            bufferDirty = true
+            if bufferedRows == header.rowsPerChunk { try finishChunk() }
+        }
+    }
+
+    /// Appends whole rows given as raw bytes.
+    public func append(rawRows rows: [UInt8]) throws {
+        var failure: (any Error)?
+        rows.withUnsafeBytes { raw in
+            do { try append(rawRows: raw) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Appends one or more rows of typed values, in C order: `values.count` must be a multiple
+    /// of the elements per row (`product(rowShape)`).
+    ///
+    /// - Throws: ``RowpackError`` `.mismatch` if `T`'s dtype is not the container's (no casts)
+    ///   or the count is not a whole number of rows.
+    public func append<T: RowElement>(_ values: [T]) throws {
+        guard T.dtype == header.dtype else {
+            throw RowpackError(.mismatch, path: path, "dtype mismatch: the container holds \(header.dtype), the rows are \(T.dtype)")
+        }
+        var failure: (any Error)?
+        values.withUnsafeBytes { raw in
+            do { try append(rawRows: raw) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    // MARK: Committing
+
+    /// Makes every row appended so far part of a new commit, durable per the writer's
+    /// ``Durability``. Does nothing if nothing changed since the last commit.
+    ///
+    /// Cost: the new chunks, the rewritten tail chunk (if it was partial), the index leaves that
+    /// changed (at most one leaf rewritten, 64 KiB), a root of 16 bytes per 4096 chunks, the
+    /// trailer, and up to two syncs. Independent of the rows already in the file.
+    ///
+    /// - Throws: ``RowpackError``. After a failure the file is cut back to the previous commit
+    ///   and the writer refuses further work (`.writerFailed`); reopen to continue.
+    public func commit() throws {
+        try checkUsable()
+        do {
+            if bufferDirty && bufferedRows > 0 {
+                let raw = Array(buffer[0..<bufferedRows * header.rowBytes])
+                submit(raw, chunk: rowCount / header.rowsPerChunk, rows: bufferedRows)
+                bufferDirty = false
+            }
+            while !inFlight.isEmpty { try writeOldest() }
+            let chunks = (rowCount + header.rowsPerChunk - 1) / header.rowsPerChunk
+            guard rowCount != committed.rows || firstDirtyChunk < chunks else { return }
+            try writeCommit(chunks: chunks)
+        } catch {
+            fail(error)
+            throw error
+        }
+    }
+
+    /// Commits and releases the writer's lock; the writer accepts no more rows.
+    public func close() throws {
+        try commit()
+        isClosed = true
+        io.unlock()
+    }
+
+    // MARK: Internals
+
+    private func checkUsable() throws {
+        if isClosed { throw RowpackError(.invalidArgument, path: path, "the writer is closed") }
+        if let failure {
+            throw RowpackError(.writerFailed, path: path, "an earlier write failed (\(failure.message)); the file was cut back to its last commit, reopen it to continue")
+        }
+    }
+
+    private func fail(_ error: any Error) {
+        guard failure == nil else { return }
+        failure = RowpackError.wrapping(error, path: path)
+        while let job = inFlight.first {
+            job.done.wait()
+            inFlight.removeFirst()
+        }
+        try? io.truncate(to: committed.trailer.committedLength)  // best effort: readers ignore the tail anyway
+    }
+
+    private func finishChunk() throws {
+        let raw = buffer
+        buffer = [UInt8](repeating: 0, count: chunkBytes)
+        let chunk = (rowCount - bufferedRows) / header.rowsPerChunk
+        submit(raw, chunk: chunk, rows: bufferedRows)
+        bufferedRows = 0
+        bufferDirty = false
+        do {
+            while inFlight.count > maxChunksInFlight { try writeOldest() }
+            if let autoCommitChunks, chunksSinceCommit >= autoCommitChunks {
+                while !inFlight.isEmpty { try writeOldest() }
+                try writeCommit(chunks: rowCount / header.rowsPerChunk)
+            }
+        } catch {
+            fail(error)
+            throw error
+        }
+    }
+
+    private func submit(_ raw: [UInt8], chunk: Int, rows: Int) {
+        let job = PendingChunk()
+        let encoding = self.encoding
+        DispatchQueue.global(qos: .userInitiated).async {
+            let encoded = raw.withUnsafeBytes { encoding.encode($0, chunk: chunk, rows: rows) }
+            job.result.withLock { $0 = encoded }
+            job.done.signal()
+        }
+        inFlight.append(job)
+    }
+
+    /// Waits for the oldest chunk in flight and queues its record for writing.
+    private func writeOldest() throws {
+        let job = inFlight.removeFirst()
+        job.done.wait()
+        guard let encoded = job.result.withLock({ $0 }) else { return }
+        let extent = Extent(offset: end, length: encoded.record.recordLength)
+        pending.append(contentsOf: encoded.record.encoded())
+        pending.append(contentsOf: encoded.payload)
+        end += extent.length
+        let chunk = encoded.record.chunk
+        let slot = chunk - tailStart
+        if slot < entries.count {
+            supersededBytes += entries[slot].length
+            entries[slot] = extent
+        } else {
+            entries.append(extent)
+        }
+        firstDirtyChunk = min(firstDirtyChunk, chunk)
+        chunksSinceCommit += 1
+        if pending.count >= 4 << 20 { try flushPending() }
+    }
+
+    private func flushPending() throws {
+        guard !pending.isEmpty else { return }
+        try io.write(pending, at: end - pending.count)
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes index pages and the trailer for `chunks` chunks (all records already queued).
+    private func writeCommit(chunks: Int) throws {
+        let capacity = header.leafCapacity
+        // The previous root and trailer are no longer reachable from the new commit.
+        var deadBytes = committed.trailer.deadBytes + supersededBytes + committed.trailer.root.length + CommitTrailer.size
+        let firstLeaf = min(firstDirtyChunk, chunks) / capacity
+        let leafCount = (chunks + capacity - 1) / capacity
+        for leaf in firstLeaf..<leafCount {
+            let first = leaf * capacity
+            let slice = Array(entries[(first - tailStart)..<(min(first + capacity, chunks) - tailStart)])
+            let page = IndexPage(kind: .leaf, first: first, entries: slice).encoded()
+            let extent = Extent(offset: end, length: page.count)
+            pending.append(contentsOf: page)
+            end += page.count
+            if leaf < leaves.count {
+                deadBytes += leaves[leaf].length
+                leaves[leaf] = extent
+            } else {
+                leaves.append(extent)
+            }
+        }
+        let root = IndexPage(kind: .root, first: 0, entries: leaves).encoded()
+        let rootExtent = Extent(offset: end, length: root.count)
+        pending.append(contentsOf: root)
+        end += root.count
+        try flushPending()
+        if durability == .durable { try io.sync() }
+        let trailer = CommitTrailer(
+            sequence: committed.trailer.sequence + 1, rows: rowCount,
+            chunks: chunks, root: rootExtent, rootChecksum: CRC32C.checksum(root),
+            previousTrailer: committed.trailer.offset, committedLength: end + CommitTrailer.size, deadBytes: deadBytes,
+            uuid: header.uuid, timeNanoseconds: Self.now())
+        try io.write(trailer.encoded(), at: end)
+        end += CommitTrailer.size
+        if durability != .none { try io.sync() }
+        committed = Snapshot(trailer: trailer, leaves: leaves)
+        firstDirtyChunk = chunks
+        supersededBytes = 0
+        chunksSinceCommit = 0
+        let newTailStart = max(0, leaves.count - 1) * capacity
+        if newTailStart > tailStart {
+            entries.removeFirst(newTailStart - tailStart)
+            tailStart = newTailStart
+        }
+    }
+
+    private static func now() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
+    }
+}
+
+/// A chunk being compressed on a background thread: the worker stores the result, then signals.
+final class PendingChunk: Sendable {
+    let done = DispatchSemaphore(value: 0)
+    let result = Mutex<EncodedChunk?>(nil)
+}

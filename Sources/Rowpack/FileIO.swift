@@ -1,0 +1,143 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import SystemPackage
+
+/// An open file with positional, loop-until-done I/O and the few system calls the container
+/// needs. `pread`/`pwrite` are safe from many threads at once, so one handle is shared by every
+/// reader of a container.
+final class FileIO: Sendable {
+    let descriptor: FileDescriptor
+    let path: String
+
+    private init(descriptor: FileDescriptor, path: String) {
+        self.descriptor = descriptor
+        self.path = path
+    }
+
+    deinit { try? descriptor.close() }
+
+    /// Opens `path` read-only.
+    static func openForReading(_ path: String) throws -> FileIO {
+        try open(path, mode: .readOnly, options: [])
+    }
+
+    /// Opens `path` read-write; `create` also creates it (failing if it exists).
+    static func openForWriting(_ path: String, create: Bool = false, truncate: Bool = false) throws -> FileIO {
+        var options: FileDescriptor.OpenOptions = []
+        if create { options.insert(.create) }
+        if create && !truncate { options.insert(.exclusiveCreate) }
+        if truncate { options.insert(.truncate) }
+        return try open(path, mode: .readWrite, options: options)
+    }
+
+    private static func open(_ path: String, mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions) throws -> FileIO {
+        do {
+            let fd = try FileDescriptor.open(FilePath(path), mode, options: options.union(.closeOnExec), permissions: [.ownerReadWrite, .groupRead, .otherRead])
+            return FileIO(descriptor: fd, path: path)
+        } catch {
+            throw RowpackError(.io, path: path, "cannot open: \(error)", errno: (error as? Errno)?.rawValue)
+        }
+    }
+
+    private func ioError(_ what: String, _ error: any Error, offset: Int? = nil) -> RowpackError {
+        RowpackError(.io, path: path, "\(what) failed: \(error)", offset: offset, errno: (error as? Errno)?.rawValue)
+    }
+
+    /// The current file size.
+    func size() throws -> Int {
+        var info = stat()
+        guard fstat(descriptor.rawValue, &info) == 0 else {
+            throw ioError("fstat", Errno(rawValue: Glibc.errno))
+        }
+        return Int(info.st_size)
+    }
+
+    /// Reads exactly `buffer.count` bytes at `offset`, or throws (naming `what`) at end of file.
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int, what: @autoclosure () -> String) throws {
+        var done = 0
+        while done < buffer.count {
+            let n: Int
+            do {
+                n = try descriptor.read(fromAbsoluteOffset: Int64(offset + done), into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]))
+            } catch {
+                throw ioError("reading \(what())", error, offset: offset + done)
+            }
+            guard n > 0 else {
+                throw RowpackError(.corrupt, path: path, "file ends inside \(what()): need \(buffer.count) bytes, got \(done)", offset: offset + done)
+            }
+            done += n
+        }
+    }
+
+    /// Reads exactly `count` bytes at `offset`.
+    func read(count: Int, at offset: Int, what: @autoclosure () -> String) throws -> [UInt8] {
+        var failure: (any Error)?
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            do { try read(into: UnsafeMutableRawBufferPointer(buffer), at: offset, what: what()) } catch {
+                failure = error
+                buffer.initialize(repeating: 0)
+            }
+            initialized = count
+        }
+        if let failure { throw failure }
+        return bytes
+    }
+
+    /// Writes all of `bytes` at `offset`.
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
+        do {
+            _ = try descriptor.writeAll(toAbsoluteOffset: Int64(offset), bytes)
+        } catch {
+            throw ioError("writing", error, offset: offset)
+        }
+    }
+
+    /// Writes all of `bytes` at `offset`.
+    func write(_ bytes: [UInt8], at offset: Int) throws {
+        var failure: (any Error)?
+        bytes.withUnsafeBytes { buffer in
+            do { try write(buffer, at: offset) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Flushes file data (not necessarily metadata other than the size) to stable storage.
+    func sync() throws {
+        guard fdatasync(descriptor.rawValue) == 0 else { throw ioError("fdatasync", Errno(rawValue: Glibc.errno)) }
+    }
+
+    /// Cuts the file to `length` bytes.
+    func truncate(to length: Int) throws {
+        guard ftruncate(descriptor.rawValue, off_t(length)) == 0 else {
+            throw ioError("truncating to \(length) bytes", Errno(rawValue: Glibc.errno))
+        }
+    }
+
+    /// Releases the writer's lock (closing the file releases it too).
+    func unlock() {
+        _ = flock(descriptor.rawValue, LOCK_UN)
+    }
+
+    /// Takes the advisory exclusive lock that marks the one writer, without waiting.
+    func lockForWriting() throws {
+        guard flock(descriptor.rawValue, LOCK_EX | LOCK_NB) == 0 else {
+            let code = Glibc.errno
+            if code == EWOULDBLOCK {
+                throw RowpackError(.locked, path: path, "another writer has the file open for appending", errno: code)
+            }
+            throw ioError("flock", Errno(rawValue: code))
+        }
+    }
+}
+
+/// Syncs the directory holding `path`, so a rename or creation in it is durable.
+func syncDirectory(of path: String) {
+    let directory = FilePath(path).removingLastComponent()
+    let name = directory.isEmpty ? "." : directory.string
+    guard let fd = try? FileDescriptor.open(FilePath(name), .readOnly) else { return }
+    _ = fsync(fd.rawValue)
+    try? fd.close()
+}
