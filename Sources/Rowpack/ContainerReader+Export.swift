@@ -1,0 +1,118 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import RowpackFormat
+import Synchronization
+
+extension ContainerReader {
+    /// Bytes decoded per block while exporting: memory use of an export is about twice this
+    /// (one block being decoded, one being written), whatever the container's size.
+    public static let exportBlockBytes = 16 << 20
+
+    /// Writes rows `range` (all rows by default) to a `.npy` file with numpy's canonical header,
+    /// which numpy memory-maps and npy-append-array (and ``NpyAppendFile``) can append to.
+    ///
+    /// A new file is written to a temporary file in the same directory, synced and renamed into
+    /// place, so `path` never holds a partial export. With `append`, the rows are added to an
+    /// existing `.npy` of the same dtype and row shape through ``NpyAppendFile``. Decoding uses
+    /// all cores and overlaps with writing.
+    ///
+    /// - Returns: the number of rows written.
+    /// - Throws: ``RowpackError`` for rows out of range, a mismatched target, corrupt chunks or
+    ///   I/O failures (the temporary file is removed).
+    @discardableResult
+    public func export(
+        to path: String, rows range: Range<Int>? = nil, append: Bool = false, durability: Durability = .durable,
+        progress: Progress = { _, _ in }
+    ) throws -> Int {
+        let range = range ?? 0..<rowCount
+        guard range.lowerBound >= 0, range.upperBound <= rowCount else {
+            throw RowpackError(.invalidArgument, path: self.path, "rows \(range.lowerBound)..<\(range.upperBound) are out of range (the container has \(rowCount) rows)")
+        }
+        if append {
+            let target = try NpyAppendFile(path: path, durability: durability)
+            guard target.header.dtype == header.dtype, target.header.rowShape == header.rowShape else {
+                throw RowpackError(
+                    .mismatch, path: path,
+                    "cannot append: the file holds \(target.header.dtype) rows of shape \(target.header.rowShape), the container \(header.dtype) rows of shape \(header.rowShape)")
+            }
+            try streamBlocks(range, progress: progress) { block in try target.append(rawRows: block) }
+            return range.count
+        }
+        let npyHeader: [UInt8]
+        do { npyHeader = try NpyHeader.canonical(dtype: header.dtype, shape: [range.count] + header.rowShape) } catch {
+            throw RowpackError(error, path: path)
+        }
+        let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let output = try FileIO.openForWriting(temporary, create: true)
+        do {
+            try output.write(npyHeader, at: 0)
+            var at = npyHeader.count
+            try streamBlocks(range, progress: progress) { block in
+                try output.write(block, at: at)
+                at += block.count
+            }
+            if durability != .none { try output.sync() }
+            guard rename(temporary, path) == 0 else {
+                throw RowpackError(.io, path: path, "cannot rename the export into place: \(String(cString: strerror(errno)))", errno: errno)
+            }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        if durability != .none { syncDirectory(of: path) }
+        return range.count
+    }
+
+    /// Decodes `range` in blocks of whole chunks and hands each block to `write`, decoding the
+    /// next block on other threads while the current one is written.
+    private func streamBlocks(_ range: Range<Int>, progress: Progress, write: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let rowBytes = header.rowBytes
+        let perChunk = header.rowsPerChunk
+        let chunksPerBlock = max(1, Self.exportBlockBytes / max(1, perChunk * rowBytes))
+        let rowsPerBlock = chunksPerBlock * perChunk
+        var blocks: [Range<Int>] = []
+        var start = range.lowerBound
+        while start < range.upperBound {
+            // Align block ends to chunk boundaries so each chunk is decoded once.
+            let end = min(range.upperBound, (start / perChunk + chunksPerBlock) * perChunk)
+            blocks.append(start..<end)
+            start = end
+        }
+        guard !blocks.isEmpty else { return }
+        let buffers = [
+            UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerBlock * rowBytes, alignment: 64),
+            UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerBlock * rowBytes, alignment: 64),
+        ]
+        defer { buffers.forEach { $0.deallocate() } }
+        func decode(_ index: Int) -> DecodeJob {
+            let block = blocks[index]
+            let target = DisjointWrites(buffer: UnsafeMutableRawBufferPointer(rebasing: buffers[index % 2][0..<block.count * rowBytes]))
+            let job = DecodeJob()
+            DispatchQueue.global(qos: .userInitiated).async { [self] in
+                do { try read(rows: block, into: target.buffer) } catch { job.failure.withLock { $0 = error } }
+                job.done.signal()
+            }
+            return job
+        }
+        // The job not yet waited for; waited for on every exit, before the buffers go.
+        var pending: DecodeJob? = decode(0)
+        defer { pending?.done.wait() }
+        for index in blocks.indices {
+            guard let current = pending else { break }
+            current.done.wait()
+            pending = nil
+            if let failure = current.failure.withLock({ $0 }) { throw failure }
+            if index + 1 < blocks.count { pending = decode(index + 1) }
+            try write(UnsafeRawBufferPointer(rebasing: buffers[index % 2][0..<blocks[index].count * rowBytes]))
+            progress(blocks[index].upperBound - range.lowerBound, range.count)
+        }
+    }
+}
+
+/// One block decoding on a background thread.
+final class DecodeJob: Sendable {
+    let done = DispatchSemaphore(value: 0)
+    let failure = Mutex<(any Error)?>(nil)
+}

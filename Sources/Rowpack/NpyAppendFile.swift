@@ -1,0 +1,175 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+public import RowpackFormat
+
+/// Appends rows to an existing `.npy` file in place — safely.
+///
+/// Each ``append(rawRows:)`` writes the rows after the data, syncs them, then rewrites only the
+/// header (same length, new shape) and syncs again. A crash at any moment leaves a header that
+/// claims at most the rows on disk: numpy loads the previous array, and ``recover(path:)``
+/// brings the header up to the whole rows present. Rows must match the file's dtype and row
+/// shape exactly (no casts). An exclusive advisory lock keeps a second appender out.
+///
+/// Not thread-safe.
+public final class NpyAppendFile {
+    /// The file's path.
+    public let path: String
+    /// The header as last written.
+    public private(set) var header: NpyHeader
+    private let io: FileIO
+    private let rowBytes: Int
+    private let durability: Durability
+
+    /// Opens `path` for appending.
+    ///
+    /// - Parameters:
+    ///   - rewriteHeader: when the header has no room for longer shapes (files from numpy <
+    ///     1.24, or other writers), rewrite the file with numpy's canonical header first (via a
+    ///     temporary file and a rename). Without it such files are refused.
+    /// - Throws: ``RowpackError`` `.mismatch` for 0-d or Fortran-order files, `.corrupt` for a
+    ///   file whose data does not end where the header says (run ``recover(path:)``), `.locked`
+    ///   if another appender holds it.
+    public init(path: String, rewriteHeader: Bool = false, durability: Durability = .durable) throws {
+        var file = try NpyFile(path: path, writable: true)
+        try file.requireRows()
+        guard file.trailingBytes == 0 else {
+            throw RowpackError(
+                .corrupt, path: path,
+                "file has \(file.trailingBytes) bytes after the data its header describes (an interrupted append?); run `rowpack recover` on it first",
+                offset: file.header.dataOffset + file.header.dataByteCount)
+        }
+        try file.io.lockForWriting()
+        var largest = file.header.shape
+        largest[0] = Int.max / max(1, file.rowBytes)
+        if (try? file.header.withShape(largest)) == nil {
+            guard rewriteHeader else {
+                throw RowpackError(
+                    .invalidArgument, path: path,
+                    "the .npy header has no room to grow (written by numpy < 1.24 or another tool); allow rewriting it with a canonical header (--rewrite-header)")
+            }
+            try Self.rewriteCanonical(file, durability: durability)
+            file = try NpyFile(path: path, writable: true)
+            try file.io.lockForWriting()
+        }
+        self.path = path
+        self.header = file.header
+        self.io = file.io
+        self.rowBytes = file.rowBytes
+        self.durability = durability
+    }
+
+    /// Rows in the file.
+    public var rows: Int { header.rows }
+
+    /// Appends whole rows given as raw bytes in the file's dtype and row layout.
+    ///
+    /// - Throws: ``RowpackError`` `.mismatch` for a byte count that is not whole rows; `.io` if
+    ///   a write fails, after cutting the file back to its previous length.
+    public func append(rawRows rows: UnsafeRawBufferPointer) throws {
+        guard rowBytes > 0, rows.count % rowBytes == 0 else {
+            throw RowpackError(.mismatch, path: path, "\(rows.count) bytes are not a whole number of \(rowBytes)-byte rows")
+        }
+        guard !rows.isEmpty else { return }
+        let oldEnd = header.dataOffset + header.dataByteCount
+        let newShape = Self.grown(header.shape, by: rows.count / rowBytes)
+        do {
+            let newHeader: [UInt8]
+            do { newHeader = try header.withShape(newShape) } catch { throw RowpackError(error, path: path) }
+            try io.write(rows, at: oldEnd)
+            if durability == .durable { try io.sync() }
+            try io.write(newHeader, at: 0)
+            if durability != .none { try io.sync() }
+            header = try NpyHeader(parsing: newHeader)
+        } catch {
+            try? io.truncate(to: oldEnd)  // best effort: the old header never claimed these bytes
+            throw RowpackError.wrapping(error, path: path)
+        }
+    }
+
+    /// Appends every row of another `.npy` file, streaming in blocks, one header update per
+    /// block.
+    ///
+    /// - Throws: ``RowpackError`` `.mismatch` naming both dtypes or both row shapes when they differ.
+    public func append(npy source: NpyFile, progress: Progress = { _, _ in }) throws {
+        try source.requireRows()
+        guard source.header.dtype == header.dtype else {
+            throw RowpackError(.mismatch, path: source.path, "dtype mismatch: the file holds \(source.header.dtype), \(path) holds \(header.dtype)")
+        }
+        guard source.header.rowShape == header.rowShape else {
+            throw RowpackError(
+                .mismatch, path: source.path,
+                "row shape mismatch: the file's rows are \(source.header.rowShape), \(path) holds rows of \(header.rowShape)")
+        }
+        try source.forEachBlock(blockBytes: 64 << 20) { block, rows in
+            try append(rawRows: block)
+            progress(rows.upperBound, source.header.rows)
+        }
+    }
+
+    /// What ``recover(path:)`` found and did.
+    public struct Recovery: Sendable {
+        /// Rows the header claimed before.
+        public var rowsBefore: Int
+        /// Rows the header claims now.
+        public var rowsAfter: Int
+        /// Bytes of an incomplete last row that were cut off.
+        public var bytesDropped: Int
+    }
+
+    /// Repairs a `.npy` file whose header lags behind its data (an append interrupted between
+    /// writing rows and rewriting the header): the header is set to the whole rows present and
+    /// a trailing partial row is cut off.
+    ///
+    /// - Throws: ``RowpackError`` for unreadable headers or files without room in the header.
+    public static func recover(path: String) throws -> Recovery {
+        let file = try NpyFile(path: path, writable: true)
+        try file.requireRows()
+        try file.io.lockForWriting()
+        let rowBytes = file.rowBytes
+        let extra = file.trailingBytes
+        guard extra > 0, rowBytes > 0 else { return Recovery(rowsBefore: file.header.rows, rowsAfter: file.header.rows, bytesDropped: 0) }
+        let added = extra / rowBytes
+        let dropped = extra % rowBytes
+        if dropped > 0 { try file.io.truncate(to: file.fileSize - dropped) }
+        try file.io.sync()
+        if added > 0 {
+            let newHeader: [UInt8]
+            do { newHeader = try file.header.withShape(grown(file.header.shape, by: added)) } catch { throw RowpackError(error, path: path) }
+            try file.io.write(newHeader, at: 0)
+            try file.io.sync()
+        }
+        return Recovery(rowsBefore: file.header.rows, rowsAfter: file.header.rows + added, bytesDropped: dropped)
+    }
+
+    private static func grown(_ shape: [Int], by rows: Int) -> [Int] {
+        var shape = shape
+        shape[0] += rows
+        return shape
+    }
+
+    /// Rewrites `file` with numpy's canonical header: data copied to a temporary file, synced,
+    /// renamed over the original, directory synced.
+    private static func rewriteCanonical(_ file: NpyFile, durability: Durability) throws {
+        let header: [UInt8]
+        do { header = try NpyHeader.canonical(dtype: file.header.dtype, shape: file.header.shape) } catch { throw RowpackError(error, path: file.path) }
+        let temporary = file.path + ".tmp-\(getpid())"
+        let output = try FileIO.openForWriting(temporary, create: true, truncate: true)
+        do {
+            try output.write(header, at: 0)
+            var at = header.count
+            try file.forEachBlock { block, _ in
+                try output.write(block, at: at)
+                at += block.count
+            }
+            if durability != .none { try output.sync() }
+            guard rename(temporary, file.path) == 0 else {
+                throw RowpackError(.io, path: file.path, "cannot rename \(temporary) into place", errno: errno)
+            }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        if durability != .none { syncDirectory(of: file.path) }
+    }
+}

@@ -1,0 +1,85 @@
+public import RowpackFormat
+
+/// A `.npy` file opened to read its rows: the parsed header and positional reads of its data.
+///
+/// Opening checks that the file holds at least the data its header promises; it never loads
+/// the data. Rows are axis-0 slices, so Fortran-order files with two or more dimensions and 0-d
+/// arrays (which have no axis 0) are refused by ``requireRows()``.
+public struct NpyFile: Sendable {
+    /// The file's path.
+    public let path: String
+    /// The parsed header.
+    public let header: NpyHeader
+    /// The file's size when opened.
+    public let fileSize: Int
+    let io: FileIO
+
+    /// Bytes of one row: `itemSize × product(rowShape)`.
+    public var rowBytes: Int { header.rowShape.reduce(header.dtype.itemSize, *) }
+    /// Bytes after the data the header describes (0 for a well-formed file).
+    public var trailingBytes: Int { fileSize - header.dataOffset - header.dataByteCount }
+
+    /// Opens and parses `path`.
+    ///
+    /// - Parameter writable: open read-write (for appending) instead of read-only.
+    /// - Throws: ``RowpackError`` `.corrupt` for a bad header or a file shorter than its data,
+    ///   `.io` if it cannot be opened.
+    public init(path: String, writable: Bool = false) throws {
+        let io = writable ? try FileIO.openForWriting(path) : try FileIO.openForReading(path)
+        let size = try io.size()
+        let prefix = try io.read(count: min(size, 12), at: 0, what: "the .npy header")
+        let length: Int
+        do { length = try NpyHeader.headerLength(prefix: prefix) } catch { throw RowpackError(error, path: path) }
+        guard length <= size else {
+            throw RowpackError(.corrupt, path: path, ".npy header claims \(length) bytes, the file has \(size)", offset: 8)
+        }
+        let header: NpyHeader
+        do { header = try NpyHeader(parsing: try io.read(count: length, at: 0, what: "the .npy header")) } catch let error as FormatError {
+            throw RowpackError(error, path: path)
+        }
+        guard header.dataByteCount <= size - header.dataOffset else {
+            throw RowpackError(
+                .corrupt, path: path,
+                "file holds \(size - header.dataOffset) bytes of data, its header (shape \(header.shape)) promises \(header.dataByteCount)",
+                offset: size)
+        }
+        self.path = path
+        self.header = header
+        self.fileSize = size
+        self.io = io
+    }
+
+    /// Throws unless the file's data is a sequence of C-order rows along axis 0.
+    public func requireRows() throws {
+        guard !header.shape.isEmpty else {
+            throw RowpackError(.mismatch, path: path, "a 0-d array has no rows to append or import")
+        }
+        guard !(header.fortranOrder && header.shape.count > 1) else {
+            throw RowpackError(
+                .mismatch, path: path,
+                "Fortran-order arrays are not supported (rows are not contiguous); re-save it with np.save(path, np.ascontiguousarray(a))")
+        }
+    }
+
+    /// Reads rows `range` into `buffer` (exactly `range.count × rowBytes` bytes).
+    func read(rows range: Range<Int>, into buffer: UnsafeMutableRawBufferPointer) throws {
+        try io.read(into: buffer, at: header.dataOffset + range.lowerBound * rowBytes, what: "rows \(range)")
+    }
+
+    /// Calls `body` with consecutive blocks of whole rows, about `blockBytes` each, reusing one
+    /// buffer: memory stays bounded whatever the file size.
+    func forEachBlock(blockBytes: Int = 8 << 20, _ body: (UnsafeRawBufferPointer, Range<Int>) throws -> Void) throws {
+        let rowBytes = max(1, self.rowBytes)
+        let rowsPerBlock = max(1, blockBytes / rowBytes)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerBlock * rowBytes, alignment: 64)
+        defer { buffer.deallocate() }
+        var start = 0
+        while start < header.rows {
+            let count = min(rowsPerBlock, header.rows - start)
+            let block = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count * self.rowBytes])
+            try read(rows: start..<start + count, into: block)
+            try body(UnsafeRawBufferPointer(block), start..<start + count)
+            start += count
+        }
+    }
+}
