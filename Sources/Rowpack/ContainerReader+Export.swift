@@ -40,8 +40,34 @@ extension ContainerReader {
             try streamBlocks(range, progress: progress) { block in try target.append(rawRows: block) }
             return range.count
         }
+        try writeNewNpy(to: path, rows: range.count, durability: durability) { write in
+            try streamBlocks(range, progress: progress, write: write)
+        }
+        return range.count
+    }
+
+    /// Writes the rows listed in `indices` (any order, repeats allowed), in that order, to a new
+    /// `.npy` file, as ``export(to:rows:append:durability:progress:)`` does for a range.
+    public func export(to path: String, gathering indices: [Int], durability: Durability = .durable) throws {
+        let rowsPerBlock = max(1, Self.exportBlockBytes / header.rowBytes)
+        try writeNewNpy(to: path, rows: indices.count, durability: durability) { write in
+            var start = 0
+            while start < indices.count {
+                let end = min(indices.count, start + rowsPerBlock)
+                try gather(rows: Array(indices[start..<end])).withUnsafeBytes { try write($0) }
+                start = end
+            }
+        }
+    }
+
+    /// Creates `path` as a `.npy` of `rows` rows: canonical header, then the bytes `fill` passes
+    /// to its writer, into a temporary file that is synced and renamed into place.
+    private func writeNewNpy(
+        to path: String, rows: Int, durability: Durability,
+        fill: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) throws {
         let npyHeader: [UInt8]
-        do { npyHeader = try NpyHeader.canonical(dtype: header.dtype, shape: [range.count] + header.rowShape) } catch {
+        do { npyHeader = try NpyHeader.canonical(dtype: header.dtype, shape: [rows] + header.rowShape) } catch {
             throw RowpackError(error, path: path)
         }
         let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -49,9 +75,12 @@ extension ContainerReader {
         do {
             try output.write(npyHeader, at: 0)
             var at = npyHeader.count
-            try streamBlocks(range, progress: progress) { block in
+            try fill { block in
                 try output.write(block, at: at)
                 at += block.count
+            }
+            guard at == npyHeader.count + rows * header.rowBytes else {
+                throw RowpackError(.io, path: path, "export wrote \(at - npyHeader.count) data bytes, expected \(rows * header.rowBytes)")
             }
             if durability != .none { try output.sync() }
             guard rename(temporary, path) == 0 else {
@@ -62,7 +91,6 @@ extension ContainerReader {
             throw error
         }
         if durability != .none { syncDirectory(of: path) }
-        return range.count
     }
 
     /// Decodes `range` in blocks of whole chunks and hands each block to `write`, decoding the

@@ -1,4 +1,4 @@
-public import RowpackFormat
+import RowpackFormat
 
 /// Reports progress of a long operation: units done so far, and the total.
 public typealias Progress = (_ done: Int, _ total: Int) -> Void

@@ -1,4 +1,4 @@
-public import RowpackFormat
+import RowpackFormat
 
 /// An error from the Rowpack library: what went wrong, and where.
 ///

@@ -88,6 +88,19 @@ public struct DType: Hashable, Sendable, CustomStringConvertible {
         self.init(try Scalar(parsing: name))
     }
 
+    /// Whether two dtypes have the same canonical text, compared scalar by scalar: numpy tells
+    /// the field names `'é'` and `'e\u0301'` apart, though Swift strings call them equal.
+    /// - Complexity: O(*n*) in the length of ``descr``.
+    public static func == (lhs: DType, rhs: DType) -> Bool {
+        lhs.descr.unicodeScalars.elementsEqual(rhs.descr.unicodeScalars)
+    }
+
+    /// Hashes the canonical text scalar by scalar, consistently with `==`.
+    /// - Complexity: O(*n*) in the length of ``descr``.
+    public func hash(into hasher: inout Hasher) {
+        for scalar in descr.unicodeScalars { hasher.combine(scalar) }
+    }
+
     private init(descr: String, itemSize: Int, shuffleElementSize: Int, isStructured: Bool) {
         self.descr = descr
         self.itemSize = itemSize
@@ -157,7 +170,7 @@ extension DType {
     /// numpy's `descr_to_dtype` for a field list, then `_array_descr` to write it back.
     private static func structure(_ fields: [PythonLiteral]) throws(FormatError) -> Layout {
         var canonical: [PythonLiteral] = []
-        var used: Set<String> = []
+        var used: Set<[Unicode.Scalar]> = []  // scalars, not String: numpy does not normalize
         var offset = 0  // where the next field starts, padding included
         var written = 0  // where the last canonical field ends
         for field in fields {
@@ -183,7 +196,7 @@ extension DType {
             offset += type.itemSize
             if title == nil && name.isEmpty && type.isUnstructuredVoid { continue }  // padding
             for label in [title, name].compactMap({ $0 }) {
-                guard used.insert(label).inserted else {
+                guard used.insert(Array(label.unicodeScalars)).inserted else {
                     throw FormatError(.invalidDType, "field name or title \(PythonLiteral.string(label).repr) is used twice")
                 }
             }

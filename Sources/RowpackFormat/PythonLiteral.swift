@@ -16,7 +16,9 @@
 ///
 /// Parsing never traps: nesting is limited to ``maximumDepth``, the text to ``maximumLength``
 /// bytes, and ints to the range of `Int`.
-enum PythonLiteral: Hashable, Sendable {
+///
+/// Equality is for tests: strings compare as Swift strings do, by canonical equivalence.
+enum PythonLiteral: Equatable, Sendable {
     /// A `str`.
     case string(String)
     /// An `int` that fits in `Int`.
@@ -31,7 +33,7 @@ enum PythonLiteral: Hashable, Sendable {
     case dict([Entry])
 
     /// One `key: value` pair of a dict.
-    struct Entry: Hashable, Sendable {
+    struct Entry: Equatable, Sendable {
         var key: PythonLiteral
         var value: PythonLiteral
         /// Byte offset of the value in the parsed text, so callers can point errors at it.
