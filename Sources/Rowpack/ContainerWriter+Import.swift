@@ -25,15 +25,7 @@ extension ContainerWriter {
     /// - Throws: ``RowpackError`` `.mismatch` if the file's dtype or row shape differs from the
     ///   container's (both are named), or it is Fortran-ordered or 0-d.
     public func append(npy: NpyFile, progress: Progress = { _, _ in }) throws {
-        try npy.requireRows()
-        guard npy.header.dtype == header.dtype else {
-            throw RowpackError(.mismatch, path: npy.path, "dtype mismatch: the file holds \(npy.header.dtype), the container \(path) holds \(header.dtype)")
-        }
-        guard npy.header.rowShape == header.rowShape else {
-            throw RowpackError(
-                .mismatch, path: npy.path,
-                "row shape mismatch: the file's rows are \(npy.header.rowShape), the container \(path) holds rows of \(header.rowShape)")
-        }
+        try npy.requireRows(like: header.dtype, rowShape: header.rowShape, of: path)
         try npy.forEachBlock { block, rows in
             try append(rawRows: block)
             progress(rows.upperBound, npy.header.rows)

@@ -92,15 +92,7 @@ public final class NpyAppendFile {
     ///
     /// - Throws: ``RowpackError`` `.mismatch` naming both dtypes or both row shapes when they differ.
     public func append(npy source: NpyFile, progress: Progress = { _, _ in }) throws {
-        try source.requireRows()
-        guard source.header.dtype == header.dtype else {
-            throw RowpackError(.mismatch, path: source.path, "dtype mismatch: the file holds \(source.header.dtype), \(path) holds \(header.dtype)")
-        }
-        guard source.header.rowShape == header.rowShape else {
-            throw RowpackError(
-                .mismatch, path: source.path,
-                "row shape mismatch: the file's rows are \(source.header.rowShape), \(path) holds rows of \(header.rowShape)")
-        }
+        try source.requireRows(like: header.dtype, rowShape: header.rowShape, of: path)
         try source.forEachBlock(blockBytes: 64 << 20) { block, rows in
             try append(rawRows: block)
             progress(rows.upperBound, source.header.rows)

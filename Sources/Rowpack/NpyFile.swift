@@ -61,6 +61,19 @@ public struct NpyFile: Sendable {
         }
     }
 
+    /// Throws unless the file's rows can be appended to `target`, which holds rows of `dtype`
+    /// and `rowShape`: the error names both dtypes or both row shapes.
+    public func requireRows(like dtype: DType, rowShape: [Int], of target: String) throws {
+        try requireRows()
+        guard header.dtype == dtype else {
+            throw RowpackError(.mismatch, path: path, "dtype mismatch: the file holds \(header.dtype), \(target) holds \(dtype)")
+        }
+        guard header.rowShape == rowShape else {
+            throw RowpackError(
+                .mismatch, path: path, "row shape mismatch: the file's rows are \(header.rowShape), \(target) holds rows of \(rowShape)")
+        }
+    }
+
     /// Reads rows `range` into `buffer` (exactly `range.count × rowBytes` bytes).
     func read(rows range: Range<Int>, into buffer: UnsafeMutableRawBufferPointer) throws {
         try io.read(into: buffer, at: header.dataOffset + range.lowerBound * rowBytes, what: "rows \(range)")

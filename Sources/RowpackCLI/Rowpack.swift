@@ -4,7 +4,18 @@ import ArgumentParser
 struct RowpackCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rowpack",
-        abstract: "Append-only compressed containers for numeric arrays, and safe .npy appends.",
-        subcommands: []
+        abstract: "Append-only compressed containers for numeric arrays, and safe appends to .npy files.",
+        discussion: """
+            A .rowpack container stores an array grown along axis 0 as compressed chunks behind \
+            crash-safe commits. Import .npy files, append more, read rows and slices, and export \
+            back to .npy files that numpy memory-maps.
+
+            Exit status: 0 success, 1 runtime error (bad file, mismatch, I/O), 64 usage error.
+            """,
+        version: "0.1.0",
+        subcommands: [
+            Import.self, Append.self, Info.self, Read.self, Export.self, Verify.self, Recover.self, Compact.self,
+            NpyAppend.self, Demo.self,
+        ]
     )
 }

@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+import Rowpack
+import RowpackFormat
+
+struct Read: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Read rows of a container, as a .npy file or a text table.",
+        discussion: """
+            --rows takes a half-open range A:B (A: and :B work too). --rows-file lists one row \
+            number per line; rows come out in the order listed, repeats included.
+
+            Examples:
+              rowpack read sensors.rowpack --rows 100:200
+              rowpack read sensors.rowpack --rows-file picks.txt --out picks.npy
+            """
+    )
+
+    @Argument(help: "The container.")
+    var container: String
+
+    @Option(help: "Rows to read: A:B, A: or :B.")
+    var rows: RowRange?
+
+    @Option(name: .customLong("rows-file"), help: "A file of row numbers, one per line.")
+    var rowsFile: String?
+
+    @Option(help: "Write the rows to this .npy file instead of printing them.")
+    var out: String?
+
+    @Option(name: .customLong("cache-mib"), help: "Decoded-chunk cache size in MiB.")
+    var cacheMiB = 64
+
+    func validate() throws {
+        guard (rows == nil) != (rowsFile == nil) else {
+            throw ValidationError("Give exactly one of --rows A:B and --rows-file LIST.")
+        }
+        guard cacheMiB >= 0, cacheMiB <= 1 << 20 else { throw ValidationError("--cache-mib must be in 0...1048576.") }
+    }
+
+    func run() throws {
+        let reader = try ContainerReader(path: container, cacheBytes: cacheMiB << 20)
+        if let rows {
+            let range = try rows.resolved(rows: reader.rowCount, path: container)
+            if let out {
+                try reader.export(to: out, rows: range)
+            } else {
+                try printRows(reader, indices: Array(range))
+            }
+            return
+        }
+        let indices = try readRowList(rowsFile ?? "", rows: reader.rowCount)
+        if let out {
+            try reader.export(to: out, gathering: indices)
+        } else {
+            try printRows(reader, indices: indices)
+        }
+    }
+
+    private func readRowList(_ path: String, rows: Int) throws -> [Int] {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw RowpackError(.io, path: path, "cannot read the row list: \(error.localizedDescription)")
+        }
+        var indices: [Int] = []
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let field = line.trimmingCharacters(in: .whitespaces)
+            if field.isEmpty { continue }
+            guard let index = Int(field) else {
+                throw RowpackError(.invalidArgument, path: path, "line \(number + 1): '\(field)' is not a row number")
+            }
+            guard index >= 0, index < rows else {
+                throw RowpackError(.invalidArgument, path: path, "line \(number + 1): row \(index) is out of range (the container has \(rows) rows)")
+            }
+            indices.append(index)
+        }
+        return indices
+    }
+
+    private func printRows(_ reader: ContainerReader, indices: [Int]) throws {
+        let formatter = ElementFormatter(dtype: reader.header.dtype)
+        let rowBytes = reader.header.rowBytes
+        var output = ""
+        let blockRows = max(1, (4 << 20) / rowBytes)
+        var start = 0
+        while start < indices.count {
+            let block = Array(indices[start..<min(indices.count, start + blockRows)])
+            let bytes = try reader.gather(rows: block)
+            bytes.withUnsafeBytes { raw in
+                for (slot, index) in block.enumerated() {
+                    let row = UnsafeRawBufferPointer(rebasing: raw[slot * rowBytes..<(slot + 1) * rowBytes])
+                    output += "\(index)\t" + formatter.format(row) + "\n"
+                }
+            }
+            FileHandle.standardOutput.write(Data(output.utf8))
+            output = ""
+            start += block.count
+        }
+    }
+}
+
+/// Formats the elements of a row as text: numbers for plain numeric dtypes, hex otherwise.
+struct ElementFormatter {
+    let dtype: DType
+
+    func format(_ row: UnsafeRawBufferPointer) -> String {
+        func values<T>(_: T.Type, _ describe: (T) -> String) -> String {
+            let size = MemoryLayout<T>.size
+            return stride(from: 0, to: row.count - size + 1, by: size)
+                .map { describe(row.loadUnaligned(fromByteOffset: $0, as: T.self)) }
+                .joined(separator: " ")
+        }
+        switch dtype {
+        case .bool: return values(UInt8.self) { $0 != 0 ? "True" : "False" }
+        case .int8: return values(Int8.self) { "\($0)" }
+        case .int16: return values(Int16.self) { "\($0)" }
+        case .int32: return values(Int32.self) { "\($0)" }
+        case .int64: return values(Int64.self) { "\($0)" }
+        case .uint8: return values(UInt8.self) { "\($0)" }
+        case .uint16: return values(UInt16.self) { "\($0)" }
+        case .uint32: return values(UInt32.self) { "\($0)" }
+        case .uint64: return values(UInt64.self) { "\($0)" }
+        case .float32: return values(Float.self) { "\($0)" }
+        case .float64: return values(Double.self) { "\($0)" }
+        default: return row.map { String(format: "%02x", $0) }.joined()
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import Rowpack
+import RowpackFormat
+
+/// `--quiet` / `--progress`: progress bars go to stderr when it is a terminal unless told otherwise.
+struct ProgressOptions: ParsableArguments {
+    @Flag(name: .shortAndLong, help: "Never show progress.")
+    var quiet = false
+
+    @Flag(help: "Show progress even when stderr is not a terminal.")
+    var progress = false
+
+    /// A progress bar named `label`, or a silent one.
+    func bar(_ label: String, unitBytes: Int = 0) -> ProgressBar {
+        ProgressBar(label: label, unitBytes: unitBytes, enabled: !quiet && (progress || isatty(STDERR_FILENO) != 0))
+    }
+}
+
+/// A one-line progress bar with rate and ETA, redrawn at most ten times a second on stderr.
+final class ProgressBar {
+    private let label: String
+    private let unitBytes: Int
+    private let enabled: Bool
+    private let start = Date()
+    private var lastDraw = Date.distantPast
+
+    init(label: String, unitBytes: Int, enabled: Bool) {
+        self.label = label
+        self.unitBytes = unitBytes
+        self.enabled = enabled
+    }
+
+    func update(_ done: Int, _ total: Int) {
+        guard enabled else { return }
+        let now = Date()
+        guard done >= total || now.timeIntervalSince(lastDraw) >= 0.1 else { return }
+        lastDraw = now
+        let elapsed = max(now.timeIntervalSince(start), 1e-6)
+        let fraction = total > 0 ? Double(done) / Double(total) : 1
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+        var line = "\r\(label) [\(bar)] \(Int(fraction * 100))%"
+        if unitBytes > 0 {
+            line += String(format: " %.1f MB/s", Double(done * unitBytes) / elapsed / 1e6)
+        }
+        if done < total && done > 0 {
+            line += String(format: " ETA %.0fs", elapsed / Double(done) * Double(total - done))
+        }
+        FileHandle.standardError.write(Data((line + (done >= total ? "\n" : "")).utf8))
+    }
+}
+
+/// Parses `A:B`, `A:` or `:B` (half-open, like Python slices without steps or negatives).
+struct RowRange: ExpressibleByArgument {
+    var lower: Int?
+    var upper: Int?
+
+    init?(argument: String) {
+        let parts = argument.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return nil }
+        lower = parts[0].isEmpty ? nil : Int(parts[0])
+        upper = parts[1].isEmpty ? nil : Int(parts[1])
+        if !parts[0].isEmpty && lower == nil || !parts[1].isEmpty && upper == nil { return nil }
+        if let lower, lower < 0 { return nil }
+        if let upper, upper < 0 { return nil }
+        if let lower, let upper, upper < lower { return nil }
+    }
+
+    /// The range within `0..<rows`, or an error naming the container.
+    func resolved(rows: Int, path: String) throws -> Range<Int> {
+        let range = (lower ?? 0)..<(upper ?? rows)
+        guard range.upperBound <= rows else {
+            throw RowpackError(.invalidArgument, path: path, "rows \(range.lowerBound):\(range.upperBound) are out of range (the container has \(rows) rows)")
+        }
+        return range
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
+}
+
+/// Options that shape a new container's chunks.
+struct StorageOptions: ParsableArguments {
+    @Option(help: "Compression codec: zstd, zlib or none.")
+    var codec: String?
+
+    @Option(help: "Compression level (zstd: -131072...22, default 1; zlib: 0...9, default 6).")
+    var level: Int?
+
+    @Flag(inversion: .prefixedNo, help: "Byte-shuffle elements before compressing (default: on for multi-byte types).")
+    var shuffle: Bool?
+
+    @Option(name: .customLong("chunk-rows"), help: "Rows per chunk (default: about 64 KiB of rows).")
+    var chunkRows: Int?
+
+    func validate() throws {
+        if let codec, ChunkCodec(name: codec) == nil {
+            throw ValidationError("--codec must be zstd, zlib or none, not '\(codec)'.")
+        }
+        if let level {
+            let codec = ChunkCodec(name: codec ?? "zstd") ?? .zstd
+            guard codec.levels.contains(level) else {
+                throw ValidationError("--level \(level) is out of range for \(codec) (\(codec.levels.lowerBound)...\(codec.levels.upperBound)).")
+            }
+        }
+        if let chunkRows, chunkRows < 1 {
+            throw ValidationError("--chunk-rows must be at least 1.")
+        }
+    }
+
+    /// Writer options; unset flags fall back to `base`'s settings, or the library defaults.
+    func writerOptions(base: FileHeader? = nil) -> WriterOptions {
+        let codec = self.codec.flatMap(ChunkCodec.init(name:)) ?? base?.codec ?? .zstd
+        var level = self.level
+        if level == nil, self.codec == nil { level = base?.level }
+        return WriterOptions(
+            rowsPerChunk: chunkRows ?? base?.rowsPerChunk, codec: codec, level: level,
+            shuffle: shuffle ?? base.map { $0.filter == .shuffle })
+    }
+}
+
+/// Bytes as "12.3 MiB".
+func formatBytes(_ bytes: Int) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var value = Double(bytes)
+    var unit = 0
+    while value >= 1024 && unit < units.count - 1 {
+        value /= 1024
+        unit += 1
+    }
+    return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+}
+
+/// Writes a line to stdout.
+func say(_ text: String) {
+    print(text)
+}
+
+/// Writes a line to stderr.
+func note(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

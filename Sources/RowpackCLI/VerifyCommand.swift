@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import Rowpack
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check every checksum and decode every chunk of a container.",
+        discussion: """
+            Exits 0 only if the newest commit, every index page and every chunk are intact; \
+            otherwise lists each damaged structure (chunk number and byte offset) and exits 1.
+
+            Example: rowpack verify sensors.rowpack
+            """
+    )
+
+    @Argument(help: "The container.")
+    var container: String
+
+    @OptionGroup var progress: ProgressOptions
+
+    func run() throws {
+        let reader = try ContainerReader(path: container, cacheBytes: 0)
+        let bar = progress.bar("verify", unitBytes: reader.header.rowsPerChunk * reader.header.rowBytes)
+        let problems = reader.verify(progress: bar.update)
+        guard problems.isEmpty else {
+            for problem in problems { note("damaged: \(problem)") }
+            throw RowpackError(.corrupt, path: container, "\(problems.count) damaged structure\(problems.count == 1 ? "" : "s") found")
+        }
+        say("\(container): ok, \(reader.rowCount) rows in \(reader.chunkCount) chunks, commit \(reader.commit.sequence)")
+    }
+}
+
+struct Recover: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Repair what a crash left: a container's torn tail, or a .npy header lagging its data.",
+        discussion: """
+            For a container: cuts bytes after the newest valid commit (readers ignore them \
+            anyway; writers cut them on open). For a .npy file: sets the header's row count to \
+            the whole rows present and drops a trailing partial row.
+
+            Examples:
+              rowpack recover sensors.rowpack
+              rowpack recover log.npy
+            """
+    )
+
+    @Argument(help: "The container or .npy file.")
+    var file: String
+
+    func run() throws {
+        if try isNpy(file) {
+            let recovery = try NpyAppendFile.recover(path: file)
+            if recovery.rowsAfter == recovery.rowsBefore && recovery.bytesDropped == 0 {
+                say("\(file): nothing to recover (\(recovery.rowsAfter) rows)")
+            } else {
+                say("\(file): header now claims \(recovery.rowsAfter) rows (was \(recovery.rowsBefore)); dropped \(recovery.bytesDropped) bytes of a partial row")
+            }
+        } else {
+            let recovery = try ContainerWriter.recover(at: file)
+            if recovery.bytesDropped == 0 {
+                say("\(file): nothing to recover (commit \(recovery.commit), \(recovery.rows) rows)")
+            } else {
+                say("\(file): dropped \(recovery.bytesDropped) uncommitted bytes; back at commit \(recovery.commit) with \(recovery.rows) rows")
+            }
+        }
+    }
+}
+
+/// Whether `path` starts with the .npy magic.
+func isNpy(_ path: String) throws -> Bool {
+    let npyMagic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
+    guard let handle = FileHandle(forReadingAtPath: path) else {
+        throw RowpackError(.io, path: path, "cannot open for reading")
+    }
+    defer { try? handle.close() }
+    let prefix = try handle.read(upToCount: 6) ?? Data()
+    return Array(prefix) == npyMagic
+}
+
+struct Compact: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy a container without dead space, optionally recompressing or rechunking.",
+        discussion: """
+            Unset options keep the source's settings.
+
+            Examples:
+              rowpack compact sensors.rowpack tidy.rowpack
+              rowpack compact sensors.rowpack small.rowpack --codec zstd --level 9
+            """
+    )
+
+    @Argument(help: "The container to copy.")
+    var source: String
+
+    @Argument(help: "The container to create.")
+    var destination: String
+
+    @OptionGroup var storage: StorageOptions
+
+    @Flag(name: .long, help: "Replace the destination if it exists.")
+    var force = false
+
+    @OptionGroup var progress: ProgressOptions
+
+    func run() throws {
+        let reader = try ContainerReader(path: source, cacheBytes: 0)
+        let bar = progress.bar("compact", unitBytes: reader.header.rowBytes)
+        try reader.compact(to: destination, options: storage.writerOptions(base: reader.header), overwrite: force, progress: bar.update)
+        if !progress.quiet {
+            note("wrote \(reader.rowCount) rows to \(destination) (dropped \(formatBytes(reader.commit.deadBytes)) of dead space)")
+        }
+    }
+}
