@@ -21,11 +21,12 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .target(name: "CRowpackKernels"),
         .target(name: "RowpackFormat", swiftSettings: strict),
         .target(
             name: "Rowpack",
             dependencies: [
-                "RowpackFormat", "CZlib", "CZstd",
+                "RowpackFormat", "CZlib", "CZstd", "CRowpackKernels",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict

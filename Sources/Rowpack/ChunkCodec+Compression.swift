@@ -65,7 +65,7 @@ extension ChunkEncoding {
         let record = ChunkRecord(
             chunk: chunk, rows: rows, rawLength: raw.count, storedLength: payload.count, codec: codec, level: level,
             filter: filtered == nil ? .none : .shuffle, elementSize: filtered == nil ? 1 : elementSize,
-            payloadChecksum: CRC32C.checksum(payload))
+            payloadChecksum: PayloadChecksum.compute(payload))
         return EncodedChunk(record: record, payload: payload)
     }
 
@@ -108,7 +108,7 @@ extension ChunkRecord {
         guard payload.count == storedLength else {
             throw FormatError(.truncated, chunk: chunk, "chunk payload is \(payload.count) bytes, record says \(storedLength)")
         }
-        guard CRC32C.checksum(payload) == payloadChecksum else {
+        guard PayloadChecksum.compute(payload) == payloadChecksum else {
             throw FormatError(.checksumMismatch, chunk: chunk, "chunk payload checksum mismatch")
         }
         guard rawLength > 0 else { return }

@@ -46,34 +46,44 @@ enum Shuffle {
         }
     }
 
-    /// Forward shuffle for one element width: loads whole elements, stores byte planes.
+    /// Forward shuffle for one element width: loads whole elements, stores byte planes, each
+    /// plane a separate stream so the optimizer vectorizes the loop.
     @inline(__always)
     private static func shuffleFixed<T: FixedWidthInteger & UnsignedInteger>(
         _ s: UnsafePointer<UInt8>, _ d: UnsafeMutablePointer<UInt8>, _ count: Int, _: T.Type
     ) {
+        let input = UnsafeRawPointer(s)
         let width = MemoryLayout<T>.size
-        let raw = UnsafeRawPointer(s)
-        for i in 0..<count {
-            let value = raw.loadUnaligned(fromByteOffset: i * width, as: T.self).littleEndian
-            for j in 0..<width {
-                d[j * count + i] = UInt8(truncatingIfNeeded: value >> (j * 8))
+        for j in 0..<width {
+            let plane = d + j * count
+            let shift = j * 8
+            for i in 0..<count {
+                plane[i] = UInt8(truncatingIfNeeded: input.loadUnaligned(fromByteOffset: i * width, as: T.self) >> shift)
             }
         }
     }
 
-    /// Inverse shuffle for one element width: gathers byte planes, stores whole elements.
+    /// Inverse shuffle for one element width: gathers byte planes, stores whole elements. The
+    /// planes are walked as separate streams so the optimizer vectorizes the loop.
     @inline(__always)
     private static func unshuffleFixed<T: FixedWidthInteger & UnsignedInteger>(
         _ s: UnsafePointer<UInt8>, _ d: UnsafeMutablePointer<UInt8>, _ count: Int, _: T.Type
     ) {
-        let width = MemoryLayout<T>.size
-        let raw = UnsafeMutableRawPointer(d)
-        for i in 0..<count {
-            var value: T = 0
-            for j in 0..<width {
-                value |= T(s[j * count + i]) << (j * 8)
+        let out = UnsafeMutableRawPointer(d).assumingMemoryBound(to: T.self)
+        switch MemoryLayout<T>.size {
+        case 2:
+            let (p0, p1) = (s, s + count)
+            for i in 0..<count { out[i] = T(p0[i]) | T(p1[i]) << 8 }
+        case 4:
+            let (p0, p1, p2, p3) = (s, s + count, s + 2 * count, s + 3 * count)
+            for i in 0..<count { out[i] = T(p0[i]) | T(p1[i]) << 8 | T(p2[i]) << 16 | T(p3[i]) << 24 }
+        default:
+            let (p0, p1, p2, p3) = (s, s + count, s + 2 * count, s + 3 * count)
+            let (p4, p5, p6, p7) = (s + 4 * count, s + 5 * count, s + 6 * count, s + 7 * count)
+            for i in 0..<count {
+                let low = T(p0[i]) | T(p1[i]) << 8 | T(p2[i]) << 16 | T(p3[i]) << 24
+                out[i] = low | T(p4[i]) << 32 | T(p5[i]) << 40 | T(p6[i]) << 48 | T(p7[i]) << 56
             }
-            raw.storeBytes(of: value.littleEndian, toByteOffset: i * width, as: T.self)
         }
     }
 }
