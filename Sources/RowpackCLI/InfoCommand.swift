@@ -53,7 +53,7 @@ struct Info: ParsableCommand {
             uuid: header.uuid.map { String(format: "%02x", $0) }.joined())
         if json {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             say(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
