@@ -72,7 +72,8 @@ public struct DType: Hashable, Sendable, CustomStringConvertible {
     /// Parses an unquoted numpy type string or name, as the command line takes it.
     ///
     /// Accepted: type strings `[<>=|]` + kind + size (`<f4`, `>i8`, `f4`, `|u1`, `b1`, `?`,
-    /// `S5`, `a5`, `U3`, `V7`, `c8`, `M8[ns]`, `m8[25s]`, and the one-letter codes `bBhHiIqQpPefdFD`),
+    /// `S5`, `a5`, `U3`, `V7`, `c8`, `M8[ns]`, `m8[25s]`, `<f16` and `<c32` as x86-64 numpy writes
+    /// long doubles), the one-letter codes `?bBhHiIqQpPefdFDSaUVMm`,
     /// and numpy names (`bool`, `int8`…`int64`, `uint8`…`uint64`, `float16`…`float64`,
     /// `complex64`, `complex128`, `int`, `float`, `complex`, `str`, `bytes`, `void`,
     /// `datetime64[ns]`, `timedelta64[25s]`, and the C names `byte`, `short`, `intc`, `longlong`,
@@ -159,7 +160,8 @@ extension DType {
         switch value {
         case .string(let text):
             let scalar = try Scalar(parsing: text)
-            return Layout(literal: .string(scalar.text), itemSize: scalar.itemSize, isUnstructuredVoid: scalar.kind == "V")
+            return Layout(
+                literal: .string(scalar.text), itemSize: scalar.itemSize, isUnstructuredVoid: scalar.kind == "V")
         case .list(let fields):
             return try structure(fields)
         default:
@@ -180,7 +182,8 @@ extension DType {
             default: parts = []
             }
             guard parts.count == 2 || parts.count == 3 else {
-                throw FormatError(.invalidDType, "a field must be (name, type) or (name, type, shape), not \(field.repr)")
+                throw FormatError(
+                    .invalidDType, "a field must be (name, type) or (name, type, shape), not \(field.repr)")
             }
             let (title, name) = try fieldName(parts[0])
             var type = try layout(of: parts[1])
@@ -197,7 +200,8 @@ extension DType {
             if title == nil && name.isEmpty && type.isUnstructuredVoid { continue }  // padding
             for label in [title, name].compactMap({ $0 }) {
                 guard used.insert(Array(label.unicodeScalars)).inserted else {
-                    throw FormatError(.invalidDType, "field name or title \(PythonLiteral.string(label).repr) is used twice")
+                    throw FormatError(
+                        .invalidDType, "field name or title \(PythonLiteral.string(label).repr) is used twice")
                 }
             }
             if start > written { canonical.append(padding(start - written)) }
@@ -222,7 +226,8 @@ extension DType {
             if case .string(let title) = pair[0], case .string(let name) = pair[1] { return (title, name) }
         default: break
         }
-        throw FormatError(.invalidDType, "a field name must be a string or a (title, name) pair of strings, not \(value.repr)")
+        throw FormatError(
+            .invalidDType, "a field name must be a string or a (title, name) pair of strings, not \(value.repr)")
     }
 
     /// An int, tuple or list of non-negative ints that fit a C `int`, at most 64 of them.
@@ -231,7 +236,9 @@ extension DType {
         switch value {
         case .int: items = [value]
         case .tuple(let list), .list(let list): items = list
-        default: throw FormatError(.invalidDType, "shape of field '\(name)' must be an int or a tuple of ints, not \(value.repr)")
+        default:
+            throw FormatError(
+                .invalidDType, "shape of field '\(name)' must be an int or a tuple of ints, not \(value.repr)")
         }
         guard items.count <= 64 else {
             throw FormatError(.outOfRange, "field '\(name)' has \(items.count) dimensions; the limit is 64")
@@ -239,7 +246,9 @@ extension DType {
         var shape: [Int] = []
         for item in items {
             guard case .int(let dimension) = item, dimension >= 0, dimension <= maximumItemSize else {
-                throw FormatError(.invalidDType, "shape \(value.repr) of field '\(name)' is not a tuple of ints in 0...\(maximumItemSize)")
+                throw FormatError(
+                    .invalidDType,
+                    "shape \(value.repr) of field '\(name)' is not a tuple of ints in 0...\(maximumItemSize)")
             }
             shape.append(dimension)
         }
@@ -278,10 +287,11 @@ private struct Scalar {
     /// `""` or a datetime unit in brackets, `[ns]`, `[25s]`.
     let unit: String
 
+    /// The host's byte order, which numpy writes for `=` (and `|` on multi-byte types).
     static let native: Character = UInt16(1).littleEndian == 1 ? "<" : ">"
 
-    /// A validated kind and size, in native byte order.
-    init(kind: Character, count: Int, byteOrder: Character = Scalar.native, unit: String = "") {
+    /// A validated kind and size; `=` and `|` mean native order, ignored where order does not apply.
+    init(kind: Character, count: Int, byteOrder: Character = "<", unit: String = "") {
         self.kind = kind
         self.count = count
         self.unit = unit
@@ -300,8 +310,6 @@ private struct Scalar {
         default: 1
         }
     }
-
-    private static let objectError = FormatError(.invalidDType, "object dtype is not supported (rows must be fixed-size)")
 
     /// numpy names, mapped to the type string they stand for.
     private static let names: [Substring: String] = [

@@ -23,13 +23,15 @@ public struct NpyHeader: Hashable, Sendable {
     /// The largest header (``dataOffset``) this type reads or writes: 1 MiB.
     ///
     /// numpy itself reads at most 10,000 characters unless told otherwise, but writes more for
-    /// dtypes with many fields (600 fields take 14,528 bytes); 1 MiB holds about 40,000 fields.
+    /// dtypes with many fields (600 fields named `f0`… take 10,176 bytes); 1 MiB holds about
+    /// 50,000 such fields.
     public static let maximumHeaderLength = 1 << 20
 
     /// The most dimensions numpy supports.
     public static let maximumDimensions = 64
 
     private static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
+    private static let keys: Set = ["descr", "fortran_order", "shape"]
 
     /// The shape without axis 0: the shape of one row. `[]` for 1-d and 0-d arrays.
     public var rowShape: [Int] { Array(shape.dropFirst()) }
@@ -62,7 +64,8 @@ public struct NpyHeader: Hashable, Sendable {
         }
         let fieldEnd = bytes[6] == 1 ? 10 : 12
         guard bytes.count >= fieldEnd else {
-            throw FormatError(.truncated, at: bytes.count, ".npy header needs at least \(fieldEnd) bytes, got \(bytes.count)")
+            throw FormatError(
+                .truncated, at: bytes.count, ".npy header needs at least \(fieldEnd) bytes, got \(bytes.count)")
         }
         var reader = ByteReader(bytes, from: 8, to: fieldEnd)
         let length = fieldEnd == 10 ? Int(try reader.read(UInt16.self)) : Int(try reader.read(UInt32.self))
@@ -92,7 +95,8 @@ public struct NpyHeader: Hashable, Sendable {
     public init(parsing bytes: [UInt8]) throws(FormatError) {
         let length = try Self.headerLength(prefix: bytes)
         guard bytes.count >= length else {
-            throw FormatError(.truncated, at: bytes.count, ".npy header is \(length) bytes, only \(bytes.count) available")
+            throw FormatError(
+                .truncated, at: bytes.count, ".npy header is \(length) bytes, only \(bytes.count) available")
         }
         let version = bytes[6]
         let text = (version == 1 ? 10 : 12)..<length
@@ -104,19 +108,21 @@ public struct NpyHeader: Hashable, Sendable {
         }
         var values: [String: PythonLiteral.Entry] = [:]
         for entry in entries {
-            guard case .string(let key) = entry.key, ["descr", "fortran_order", "shape"].contains(key) else {
-                throw FormatError(.invalidNpyHeader, at: entry.valueOffset, ".npy header has an unexpected key \(entry.key.repr)")
+            guard case .string(let key) = entry.key, Self.keys.contains(key) else {
+                throw FormatError(
+                    .invalidNpyHeader, at: entry.valueOffset, ".npy header has an unexpected key \(entry.key.repr)")
             }
             guard values.updateValue(entry, forKey: key) == nil else {
                 throw FormatError(.invalidNpyHeader, at: entry.valueOffset, ".npy header has the key '\(key)' twice")
             }
         }
         guard let descr = values["descr"], let order = values["fortran_order"], let shape = values["shape"] else {
-            let missing = ["descr", "fortran_order", "shape"].filter { values[$0] == nil }
-            throw FormatError(.invalidNpyHeader, at: text.lowerBound, ".npy header lacks the key '\(missing[0])'")
+            let missing = Self.keys.subtracting(values.keys).sorted()
+            throw FormatError(.invalidNpyHeader, at: text.lowerBound, ".npy header lacks the keys \(missing)")
         }
         guard case .bool(let fortranOrder) = order.value else {
-            throw FormatError(.invalidNpyHeader, at: order.valueOffset, "fortran_order is not True or False: \(order.value.repr)")
+            throw FormatError(
+                .invalidNpyHeader, at: order.valueOffset, "fortran_order is not True or False: \(order.value.repr)")
         }
         let dims = try Self.locating(at: shape.valueOffset) { () throws(FormatError) in
             guard case .tuple(let items) = shape.value else {
@@ -129,7 +135,9 @@ public struct NpyHeader: Hashable, Sendable {
                 return dim
             }
         }
-        self.dtype = try Self.locating(at: descr.valueOffset) { () throws(FormatError) in try DType(literal: descr.value) }
+        self.dtype = try Self.locating(at: descr.valueOffset) { () throws(FormatError) in
+            try DType(literal: descr.value)
+        }
         self.dataByteCount = try Self.locating(at: shape.valueOffset) { [dtype] () throws(FormatError) in
             try Self.byteCount(shape: dims, itemSize: dtype.itemSize)
         }
@@ -156,7 +164,8 @@ public struct NpyHeader: Hashable, Sendable {
     ///   `.outOfRange` for more than 64 dimensions, data larger than `Int.max` bytes, or a header
     ///   longer than ``maximumHeaderLength``.
     /// - Complexity: O(*n*) in the header length.
-    public static func canonical(dtype: DType, shape: [Int], fortranOrder: Bool = false) throws(FormatError) -> [UInt8] {
+    public static func canonical(dtype: DType, shape: [Int], fortranOrder: Bool = false) throws(FormatError) -> [UInt8]
+    {
         _ = try byteCount(shape: shape, itemSize: dtype.itemSize)
         let layout = canonicalLayout(dtype: dtype, shape: shape, fortranOrder: fortranOrder)
         guard layout.headerLength <= maximumHeaderLength - layout.fieldEnd else {
@@ -180,12 +189,16 @@ public struct NpyHeader: Hashable, Sendable {
         let fieldEnd = version == 1 ? 10 : 12
         let dict = Self.dictText(dtype: dtype, shape: shape, fortranOrder: fortranOrder)
         guard let text = version == 3 ? Array(dict.utf8) : Self.latin1(dict) else {
-            throw FormatError(.outOfRange, "the header text for \(dtype) is not latin-1, so it cannot be written as version \(version)")
+            throw FormatError(
+                .outOfRange,
+                "the header text for \(dtype) is not latin-1, so it cannot be written as version \(version)")
         }
         guard text.count < dataOffset - fieldEnd else {
             throw FormatError(
                 .outOfRange,
-                "header has no room for shape \(Self.shapeText(shape)): it needs \(fieldEnd + text.count + 1) bytes, the data starts at \(dataOffset)")
+                "header has no room for shape \(Self.shapeText(shape)): it needs \(fieldEnd + text.count + 1) bytes, "
+                    + "the data starts at \(dataOffset)"
+            )
         }
         return Self.assemble(version: version, text: text, headerLength: dataOffset - fieldEnd)
     }
@@ -205,7 +218,8 @@ public struct NpyHeader: Hashable, Sendable {
     /// Validates a shape and returns the bytes of data it describes.
     static func byteCount(shape: [Int], itemSize: Int) throws(FormatError) -> Int {
         guard shape.count <= maximumDimensions else {
-            throw FormatError(.outOfRange, "shape has \(shape.count) dimensions; numpy supports at most \(maximumDimensions)")
+            throw FormatError(
+                .outOfRange, "shape has \(shape.count) dimensions; numpy supports at most \(maximumDimensions)")
         }
         guard shape.allSatisfy({ $0 >= 0 }) else {
             throw FormatError(.invalidNpyHeader, "shape \(shapeText(shape)) has a negative dimension")

@@ -118,7 +118,9 @@ enum PythonLiteral: Equatable, Sendable {
         out.append(quote)
         for scalar in text.unicodeScalars {
             switch scalar {
-            case quote, "\\": out.append("\\"); out.append(scalar)
+            case quote, "\\":
+                out.append("\\")
+                out.append(scalar)
             case "\t": out.append(contentsOf: #"\t"#.unicodeScalars)
             case "\n": out.append(contentsOf: #"\n"#.unicodeScalars)
             case "\r": out.append(contentsOf: #"\r"#.unicodeScalars)
@@ -126,9 +128,12 @@ enum PythonLiteral: Equatable, Sendable {
                 if isPrintable(scalar) {
                     out.append(scalar)
                 } else {
-                    let (prefix, digits) = scalar.value < 0x100 ? ("x", 2) : scalar.value < 0x1_0000 ? ("u", 4) : ("U", 8)
+                    let (prefix, digits) =
+                        scalar.value < 0x100 ? ("x", 2) : scalar.value < 0x1_0000 ? ("u", 4) : ("U", 8)
                     let hex = String(scalar.value, radix: 16)
-                    out.append(contentsOf: "\\\(prefix)\(String(repeating: "0", count: digits - hex.count))\(hex)".unicodeScalars)
+                    out.append(
+                        contentsOf: "\\\(prefix)\(String(repeating: "0", count: digits - hex.count))\(hex)"
+                            .unicodeScalars)
                 }
             }
         }
@@ -183,9 +188,11 @@ private struct Parser {
         case UInt8(ascii: "'"), UInt8(ascii: "\""): return .string(try string())
         case UInt8(ascii: "("): return try tuple(depth: depth + 1)
         case UInt8(ascii: "["):
-            return .list(try items(closing: "]", depth: depth + 1) { (p, d) throws(FormatError) in try p.value(depth: d) })
+            return .list(
+                try items(closing: "]", depth: depth + 1) { (p, d) throws(FormatError) in try p.value(depth: d) })
         case UInt8(ascii: "{"):
-            return .dict(try items(closing: "}", depth: depth + 1) { (p, d) throws(FormatError) in try p.entry(depth: d) })
+            return .dict(
+                try items(closing: "}", depth: depth + 1) { (p, d) throws(FormatError) in try p.entry(depth: d) })
         case UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .int(try int())
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "_"):
             let start = position
@@ -203,7 +210,8 @@ private struct Parser {
     /// Opens a container, checking the depth limit.
     private mutating func open(depth: Int) throws(FormatError) {
         guard depth <= PythonLiteral.maximumDepth else {
-            throw FormatError(.outOfRange, at: position, "literal nested deeper than \(PythonLiteral.maximumDepth) levels")
+            throw FormatError(
+                .outOfRange, at: position, "literal nested deeper than \(PythonLiteral.maximumDepth) levels")
         }
         position += 1
     }
@@ -223,7 +231,8 @@ private struct Parser {
             return first
         }
         try expect(",", after: "a tuple item")
-        return .tuple([first] + (try rest(closing: ")", depth: depth) { (p, d) throws(FormatError) in try p.value(depth: d) }))
+        return .tuple(
+            [first] + (try rest(closing: ")", depth: depth) { (p, d) throws(FormatError) in try p.value(depth: d) }))
     }
 
     /// The items of a list or dict, after the opening bracket.
@@ -307,7 +316,9 @@ private struct Parser {
             position += 1
         }
         guard position > digitsStart else { throw error("expected digits, found \(describeNext())") }
-        if bytes[digitsStart] == UInt8(ascii: "0"), bytes[digitsStart..<position].contains(where: { $0 != UInt8(ascii: "0") }) {
+        if bytes[digitsStart] == UInt8(ascii: "0"),
+            bytes[digitsStart..<position].contains(where: { $0 != UInt8(ascii: "0") })
+        {
             throw error("leading zeros in decimal integer literals are not permitted", at: digitsStart)
         }
         if allowsLongSuffix, next == UInt8(ascii: "L") {
