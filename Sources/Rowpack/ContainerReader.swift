@@ -23,6 +23,9 @@ public final class ContainerReader: Sendable {
     private let snapshot: Mutex<Snapshot>
     /// Decoded index leaves by file offset (immutable bytes, so valid across refreshes).
     private let leafCache = Mutex<[Int: [Extent]]>([:])
+    /// Where the previous cached read ended, to spot sequential scans, and the chunk last read
+    /// ahead, so each chunk is prefetched once.
+    private let scan = Mutex<(end: Int, prefetched: Int)>((-1, -1))
 
     /// Opens a container for reading.
     ///
@@ -100,6 +103,37 @@ public final class ContainerReader: Sendable {
             if let failure = failures.withLock({ $0 }) { throw failure }
         } else {
             for chunk in firstChunk...lastChunk { try copy(chunk: chunk, of: range, in: snapshot, to: target, direct: false) }
+            readAhead(after: range, in: snapshot)
+        }
+    }
+
+    /// Calls `body` with row `index`'s bytes inside the cached chunk, without copying them.
+    ///
+    /// The fast path for single rows: on a cache hit it allocates nothing. The buffer is valid
+    /// only during `body`.
+    public func withRow<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        let snapshot = current
+        try check(index..<(index + 1), rows: snapshot.rows)
+        let chunk = index / header.rowsPerChunk
+        let bytes = try decodedChunk(chunk, in: snapshot)
+        let at = (index - chunk * header.rowsPerChunk) * header.rowBytes
+        return try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[at..<at + header.rowBytes])) }
+    }
+
+    /// When a read starts where the previous one ended (a sequential scan), decodes the chunk
+    /// after it in the background so the next read finds it cached.
+    private func readAhead(after range: Range<Int>, in snapshot: Snapshot) {
+        let next = (range.upperBound - 1) / header.rowsPerChunk + 1
+        let prefetch = scan.withLock { scan in
+            defer { scan.end = range.upperBound }
+            guard scan.end == range.lowerBound, scan.prefetched != next else { return false }
+            scan.prefetched = next
+            return true
+        }
+        guard prefetch, next < snapshot.chunks, cache.capacity > 0 else { return }
+        DispatchQueue.global(qos: .utility).async { [self] in
+            // A failure here is reported by the read that needs the chunk.
+            _ = try? decodedChunk(next, in: snapshot)
         }
     }
 
