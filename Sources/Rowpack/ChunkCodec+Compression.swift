@@ -127,6 +127,10 @@ extension ChunkRecord {
         case .none:
             if rawLength > 0, let base = input.baseAddress { output.baseAddress?.copyMemory(from: base, byteCount: rawLength) }
         case .zstd:
+            // Exactly one frame, filling the whole payload (§4.1): no trailing or skippable frames.
+            guard ZSTD_findFrameCompressedSize(input.baseAddress, input.count) == input.count else {
+                throw FormatError(.invalidValue, chunk: chunk, "zstd payload is not exactly one frame of \(input.count) bytes")
+            }
             let written = ZstdContexts.shared.withDecompressor { context in
                 ZSTD_decompressDCtx(context, output.baseAddress, output.count, input.baseAddress, input.count)
             }
@@ -138,10 +142,11 @@ extension ChunkRecord {
             }
         case .zlib:
             var length = uLongf(output.count)
-            let status = uncompress(
+            var consumed = uLong(input.count)
+            let status = uncompress2(
                 output.baseAddress?.assumingMemoryBound(to: Bytef.self), &length,
-                input.baseAddress?.assumingMemoryBound(to: Bytef.self), uLong(input.count))
-            guard status == Z_OK, Int(length) == rawLength else {
+                input.baseAddress?.assumingMemoryBound(to: Bytef.self), &consumed)
+            guard status == Z_OK, Int(length) == rawLength, Int(consumed) == input.count else {
                 throw FormatError(.invalidValue, chunk: chunk, "zlib payload does not decode to \(rawLength) bytes (status \(status))")
             }
         }

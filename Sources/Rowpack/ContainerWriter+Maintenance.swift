@@ -33,8 +33,9 @@ extension ContainerWriter {
 }
 
 extension ContainerReader {
-    /// Writes this reader's rows into a new container at `path` in one commit: no dead space,
-    /// no superseded records, chunking and codec from `options`.
+    /// Writes this reader's rows into a new container at `path` in one commit: no superseded
+    /// records or index pages (the only dead bytes are the creating commit's empty root and
+    /// trailer), chunking and codec from `options`.
     ///
     /// - Parameters:
     ///   - options: chunking, codec, level and shuffle of the copy.

@@ -131,7 +131,7 @@ public final class ContainerWriter {
             let root = IndexPage(kind: .root, first: 0, entries: []).encoded()
             let trailer = CommitTrailer(
                 sequence: 1, rows: 0, chunks: 0, root: Extent(offset: headerBytes.count, length: root.count),
-                rootChecksum: CRC32C.checksum(root), previousTrailer: 0,
+                rootChecksum: CRC32C.checksum(root.dropLast(4)), previousTrailer: 0,
                 committedLength: headerBytes.count + root.count + CommitTrailer.size, deadBytes: 0, uuid: uuid,
                 timeNanoseconds: Self.now())
             try io.write(headerBytes + root + trailer.encoded(), at: 0)
@@ -397,7 +397,7 @@ public final class ContainerWriter {
         if durability == .durable { try io.sync() }
         let trailer = CommitTrailer(
             sequence: committed.trailer.sequence + 1, rows: rowCount,
-            chunks: chunks, root: rootExtent, rootChecksum: CRC32C.checksum(root),
+            chunks: chunks, root: rootExtent, rootChecksum: CRC32C.checksum(root.dropLast(4)),
             previousTrailer: committed.trailer.offset, committedLength: end + CommitTrailer.size, deadBytes: deadBytes,
             uuid: header.uuid, timeNanoseconds: Self.now())
         try io.write(trailer.encoded(), at: end)

@@ -54,11 +54,26 @@ enum Shuffle {
     ) {
         let input = UnsafeRawPointer(s)
         let width = MemoryLayout<T>.size
+        if width == 8 {
+            // Two passes over 4-byte halves vectorize better than eight passes over whole elements.
+            for half in 0..<2 {
+                let planes = (0..<4).map { d + (4 * half + $0) * count }
+                let (p0, p1, p2, p3) = (planes[0], planes[1], planes[2], planes[3])
+                for i in 0..<count {
+                    let value = input.loadUnaligned(fromByteOffset: i * 8 + 4 * half, as: UInt32.self).littleEndian
+                    p0[i] = UInt8(truncatingIfNeeded: value)
+                    p1[i] = UInt8(truncatingIfNeeded: value >> 8)
+                    p2[i] = UInt8(truncatingIfNeeded: value >> 16)
+                    p3[i] = UInt8(truncatingIfNeeded: value >> 24)
+                }
+            }
+            return
+        }
         for j in 0..<width {
             let plane = d + j * count
             let shift = j * 8
             for i in 0..<count {
-                plane[i] = UInt8(truncatingIfNeeded: input.loadUnaligned(fromByteOffset: i * width, as: T.self) >> shift)
+                plane[i] = UInt8(truncatingIfNeeded: input.loadUnaligned(fromByteOffset: i * width, as: T.self).littleEndian >> shift)
             }
         }
     }
@@ -69,20 +84,24 @@ enum Shuffle {
     private static func unshuffleFixed<T: FixedWidthInteger & UnsignedInteger>(
         _ s: UnsafePointer<UInt8>, _ d: UnsafeMutablePointer<UInt8>, _ count: Int, _: T.Type
     ) {
-        let out = UnsafeMutableRawPointer(d).assumingMemoryBound(to: T.self)
-        switch MemoryLayout<T>.size {
+        let out = UnsafeMutableRawPointer(d)
+        let width = MemoryLayout<T>.size
+        switch width {
         case 2:
             let (p0, p1) = (s, s + count)
-            for i in 0..<count { out[i] = T(p0[i]) | T(p1[i]) << 8 }
+            for i in 0..<count { out.storeBytes(of: (T(p0[i]) | T(p1[i]) << 8).littleEndian, toByteOffset: i * width, as: T.self) }
         case 4:
             let (p0, p1, p2, p3) = (s, s + count, s + 2 * count, s + 3 * count)
-            for i in 0..<count { out[i] = T(p0[i]) | T(p1[i]) << 8 | T(p2[i]) << 16 | T(p3[i]) << 24 }
+            for i in 0..<count {
+                let value = T(p0[i]) | T(p1[i]) << 8 | T(p2[i]) << 16 | T(p3[i]) << 24
+                out.storeBytes(of: value.littleEndian, toByteOffset: i * width, as: T.self)
+            }
         default:
             let (p0, p1, p2, p3) = (s, s + count, s + 2 * count, s + 3 * count)
             let (p4, p5, p6, p7) = (s + 4 * count, s + 5 * count, s + 6 * count, s + 7 * count)
             for i in 0..<count {
                 let low = T(p0[i]) | T(p1[i]) << 8 | T(p2[i]) << 16 | T(p3[i]) << 24
-                out[i] = low | T(p4[i]) << 32 | T(p5[i]) << 40 | T(p6[i]) << 48 | T(p7[i]) << 56
+                out.storeBytes(of: (low | T(p4[i]) << 32 | T(p5[i]) << 40 | T(p6[i]) << 48 | T(p7[i]) << 56).littleEndian, toByteOffset: i * width, as: T.self)
             }
         }
     }

@@ -34,17 +34,19 @@ enum ContainerLayout {
         let bytes = try io.read(count: CommitTrailer.size, at: offset, what: "the commit trailer")
         let trailer: CommitTrailer
         do { trailer = try CommitTrailer(decoding: bytes, at: offset, header: header) } catch { throw RowpackError(error, path: io.path) }
-        let rootBytes = try io.read(count: trailer.root.length, at: trailer.root.offset, what: "the index root")
-        guard CRC32C.checksum(rootBytes) == trailer.rootChecksum else {
-            throw RowpackError(.corrupt, path: io.path, "index root checksum does not match its commit", offset: trailer.root.offset)
+        let expectedLeaves = trailer.chunks / header.leafCapacity + (trailer.chunks % header.leafCapacity > 0 ? 1 : 0)
+        guard trailer.root.length == IndexPage.length(entries: expectedLeaves) else {
+            throw RowpackError(
+                .corrupt, path: io.path, "index root of \(trailer.root.length) bytes cannot list the \(expectedLeaves) leaves of \(trailer.chunks) chunks",
+                offset: trailer.root.offset)
         }
+        let rootBytes = try io.read(count: trailer.root.length, at: trailer.root.offset, what: "the index root")
         let root: IndexPage
-        do { root = try IndexPage(decoding: rootBytes, kind: .root, limit: trailer.root.offset) } catch {
+        do { root = try IndexPage(decoding: rootBytes, kind: .root, floor: header.byteCount, limit: trailer.root.offset) } catch {
             throw RowpackError(error, path: io.path, base: trailer.root.offset)
         }
-        let expectedLeaves = (trailer.chunks + header.leafCapacity - 1) / header.leafCapacity
-        guard root.entries.count == expectedLeaves else {
-            throw RowpackError(.corrupt, path: io.path, "index root lists \(root.entries.count) leaves, \(trailer.chunks) chunks need \(expectedLeaves)", offset: trailer.root.offset)
+        guard CRC32C.checksum(rootBytes.dropLast(4)) == trailer.rootChecksum else {
+            throw RowpackError(.corrupt, path: io.path, "index root checksum does not match its commit", offset: trailer.root.offset)
         }
         return Snapshot(trailer: trailer, leaves: root.entries)
     }
@@ -55,7 +57,7 @@ enum ContainerLayout {
     /// Cost: two or three reads when the file ends in a valid commit; otherwise a scan of the
     /// uncommitted tail in 1 MiB blocks.
     static func newestCommit(_ io: FileIO, header: FileHeader, fileSize: Int) throws -> Snapshot {
-        let headerLength = header.encoded().count
+        let headerLength = header.byteCount
         var firstError: RowpackError?
         if fileSize - CommitTrailer.size >= headerLength {
             do { return try readCommit(io, header: header, at: fileSize - CommitTrailer.size) } catch { firstError = RowpackError.wrapping(error, path: io.path) }
@@ -71,10 +73,12 @@ enum ContainerLayout {
             while position >= 0 {
                 if bytes[position] == magic[0] && bytes[position..<position + magic.count].elementsEqual(magic) {
                     let end = blockStart + position + magic.count
-                    if end < fileSize, end - CommitTrailer.size >= headerLength,
-                        let snapshot = try? readCommit(io, header: header, at: end - CommitTrailer.size)
-                    {
-                        return snapshot
+                    if end < fileSize, end - CommitTrailer.size >= headerLength {
+                        do {
+                            return try readCommit(io, header: header, at: end - CommitTrailer.size)
+                        } catch let error as RowpackError where error.code == .corrupt {
+                            // Not a trailer after all (the magic occurs in data), or a damaged one: keep scanning.
+                        }
                     }
                 }
                 position -= 1
@@ -89,13 +93,16 @@ enum ContainerLayout {
     /// Reads index leaf `index` of `snapshot` and checks it covers the chunks it should.
     static func readLeaf(_ io: FileIO, header: FileHeader, snapshot: Snapshot, index: Int) throws -> [Extent] {
         let extent = snapshot.leaves[index]
-        let bytes = try io.read(count: extent.length, at: extent.offset, what: "index leaf \(index)")
-        let page: IndexPage
-        do { page = try IndexPage(decoding: bytes, kind: .leaf, limit: extent.offset) } catch {
-            throw RowpackError(error, path: io.path, base: extent.offset)
-        }
         let first = index * header.leafCapacity
         let expected = min(header.leafCapacity, snapshot.chunks - first)
+        guard extent.length == IndexPage.length(entries: expected) else {
+            throw RowpackError(.corrupt, path: io.path, "index leaf \(index) of \(extent.length) bytes cannot list \(expected) chunks", offset: extent.offset)
+        }
+        let bytes = try io.read(count: extent.length, at: extent.offset, what: "index leaf \(index)")
+        let page: IndexPage
+        do { page = try IndexPage(decoding: bytes, kind: .leaf, floor: header.byteCount, limit: extent.offset) } catch {
+            throw RowpackError(error, path: io.path, base: extent.offset)
+        }
         guard page.first == first, page.entries.count == expected else {
             throw RowpackError(.corrupt, path: io.path, "index leaf \(index) covers chunks \(page.first)+\(page.entries.count), expected \(first)+\(expected)", offset: extent.offset)
         }
@@ -113,8 +120,10 @@ extension ContainerLayout {
         _ io: FileIO, header: FileHeader, extent: Extent, chunk: Int, rows: Int,
         into output: UnsafeMutableRawBufferPointer
     ) throws {
-        guard extent.length >= ChunkRecord.size else {
-            throw RowpackError(.corrupt, path: io.path, "index entry of \(extent.length) bytes is too short for a chunk record", offset: extent.offset, chunk: chunk)
+        guard extent.length >= ChunkRecord.size, extent.length - ChunkRecord.size <= ChunkRecord.maxStoredLength(rawLength: output.count) else {
+            throw RowpackError(
+                .corrupt, path: io.path, "index entry of \(extent.length) bytes does not fit a chunk of \(output.count) raw bytes",
+                offset: extent.offset, chunk: chunk)
         }
         let bytes = try io.read(count: extent.length, at: extent.offset, what: "chunk \(chunk)")
         let record: ChunkRecord

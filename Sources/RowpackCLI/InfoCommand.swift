@@ -19,6 +19,7 @@ struct Info: ParsableCommand {
         var path: String
         var rows: Int
         var dtype: String
+        var descr: String
         var row_shape: [Int]
         var row_bytes: Int
         var rows_per_chunk: Int
@@ -44,7 +45,7 @@ struct Info: ParsableCommand {
         let raw = reader.rowCount * header.rowBytes
         let stored = commit.committedLength - commit.deadBytes
         let report = Report(
-            path: container, rows: reader.rowCount, dtype: header.dtype.description, row_shape: header.rowShape,
+            path: container, rows: reader.rowCount, dtype: header.dtype.description, descr: header.dtype.descr, row_shape: header.rowShape,
             row_bytes: header.rowBytes, rows_per_chunk: header.rowsPerChunk, chunks: reader.chunkCount,
             codec: header.codec.description, level: header.level, shuffle: header.filter == .shuffle,
             commits: commit.sequence, file_bytes: fileBytes, committed_bytes: commit.committedLength, raw_bytes: raw,

@@ -76,26 +76,26 @@ struct Read: ParsableCommand {
         }
         return indices
     }
+}
 
-    private func printRows(_ reader: ContainerReader, indices: [Int]) throws {
-        let formatter = ElementFormatter(dtype: reader.header.dtype)
-        let rowBytes = reader.header.rowBytes
+/// Prints the rows listed in `indices` as a text table: the row number, a tab, the values.
+func printRows(_ reader: ContainerReader, indices: [Int]) throws {
+    let formatter = ElementFormatter(dtype: reader.header.dtype)
+    let rowBytes = reader.header.rowBytes
+    let blockRows = max(1, (4 << 20) / rowBytes)
+    var start = 0
+    while start < indices.count {
+        let block = Array(indices[start..<min(indices.count, start + blockRows)])
+        let bytes = try reader.gather(rows: block)
         var output = ""
-        let blockRows = max(1, (4 << 20) / rowBytes)
-        var start = 0
-        while start < indices.count {
-            let block = Array(indices[start..<min(indices.count, start + blockRows)])
-            let bytes = try reader.gather(rows: block)
-            bytes.withUnsafeBytes { raw in
-                for (slot, index) in block.enumerated() {
-                    let row = UnsafeRawBufferPointer(rebasing: raw[slot * rowBytes..<(slot + 1) * rowBytes])
-                    output += "\(index)\t" + formatter.format(row) + "\n"
-                }
+        bytes.withUnsafeBytes { raw in
+            for (slot, index) in block.enumerated() {
+                let row = UnsafeRawBufferPointer(rebasing: raw[slot * rowBytes..<(slot + 1) * rowBytes])
+                output += "\(index)\t" + formatter.format(row) + "\n"
             }
-            FileHandle.standardOutput.write(Data(output.utf8))
-            output = ""
-            start += block.count
         }
+        FileHandle.standardOutput.write(Data(output.utf8))
+        start += block.count
     }
 }
 

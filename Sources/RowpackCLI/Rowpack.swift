@@ -15,7 +15,7 @@ struct RowpackCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Import.self, Append.self, Info.self, Read.self, Export.self, Verify.self, Recover.self, Compact.self,
-            NpyAppend.self, Demo.self,
+            NpyAppend.self, Tail.self, Demo.self,
         ]
     )
 }

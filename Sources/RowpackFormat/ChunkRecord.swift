@@ -44,6 +44,12 @@ public struct ChunkRecord: Hashable, Sendable {
         self.payloadChecksum = payloadChecksum
     }
 
+    /// The most payload bytes a chunk of `rawLength` bytes may store: `rawLength + rawLength / 128
+    /// + 1024`, above what zstd and zlib need for incompressible data (`Spec/FORMAT.md` §9).
+    public static func maxStoredLength(rawLength: Int) -> Int {
+        rawLength + rawLength / 128 + 1024
+    }
+
     /// Total bytes of the record, header included.
     public var recordLength: Int { Self.size + storedLength }
 
@@ -67,7 +73,7 @@ public struct ChunkRecord: Hashable, Sendable {
         rows = Int(try reader.read(UInt32.self))
         chunk = try reader.readCount("chunk number")
         rawLength = try reader.readCount("raw length", limit: FormatLimits.maxChunkBytes)
-        storedLength = try reader.readCount("stored length", limit: FormatLimits.maxStoredChunkBytes)
+        storedLength = try reader.readCount("stored length")
         guard let codec = ChunkCodec(rawValue: try reader.read(UInt8.self)) else {
             throw FormatError(.invalidValue, at: 32, "unknown codec \(bytes[32])")
         }
@@ -77,9 +83,14 @@ public struct ChunkRecord: Hashable, Sendable {
         self.codec = codec
         self.filter = filter
         elementSize = Int(try reader.read(UInt16.self))
-        guard elementSize >= 1 else { throw FormatError(.invalidValue, at: 34, "shuffle element size is 0") }
+        guard elementSize >= 1, filter == .shuffle || elementSize == 1 else {
+            throw FormatError(.invalidValue, at: 34, "element size \(elementSize) is not valid for filter \(filter)")
+        }
         level = Int(try reader.read(Int32.self))
         payloadChecksum = try reader.read(UInt32.self)
+        guard storedLength <= Self.maxStoredLength(rawLength: rawLength) else {
+            throw FormatError(.outOfRange, at: 24, "stored length \(storedLength) exceeds the bound for \(rawLength) raw bytes")
+        }
         if codec == .none, rawLength != storedLength {
             throw FormatError(.invalidValue, at: 24, "uncompressed chunk stores \(storedLength) bytes for \(rawLength)")
         }

@@ -109,8 +109,11 @@ public struct CommitTrailer: Hashable, Sendable {
         guard chunks == fullChunks + (remainder > 0 ? 1 : 0) else {
             throw FormatError(.invalidValue, at: offset + 32, "\(chunks) chunks cannot hold \(rows) rows of \(header.rowsPerChunk) per chunk")
         }
-        guard rangeFits(start: root.offset, length: root.length, within: offset), root.length >= IndexPage.length(entries: 0),
-            previousTrailer < offset, deadBytes <= offset
+        guard rows.multipliedReportingOverflow(by: header.rowBytes).overflow == false else {
+            throw FormatError(.outOfRange, at: offset + 24, "\(rows) rows of \(header.rowBytes) bytes exceed 2^63 bytes")
+        }
+        guard root.offset >= header.byteCount, rangeFits(start: root.offset, length: root.length, within: offset),
+            root.length >= IndexPage.length(entries: 0), previousTrailer < offset, deadBytes <= offset
         else {
             throw FormatError(.outOfRange, at: offset + 40, "commit trailer points outside the committed bytes")
         }

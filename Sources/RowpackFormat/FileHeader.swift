@@ -11,25 +11,27 @@ public struct FileHeader: Hashable, Sendable {
     public static let prefixBytes = 16
 
     /// Random identifier copied into every commit trailer.
-    public var uuid: [UInt8]
+    public let uuid: [UInt8]
     /// The numpy dtype of one element.
-    public var dtype: DType
+    public let dtype: DType
     /// The array shape without axis 0; empty for one scalar per row.
-    public var rowShape: [Int]
+    public let rowShape: [Int]
     /// Rows in every chunk but the last one of a commit.
-    public var rowsPerChunk: Int
+    public let rowsPerChunk: Int
     /// Default codec of new chunks (each chunk records its own).
-    public var codec: ChunkCodec
+    public let codec: ChunkCodec
     /// Default compression level of new chunks.
-    public var level: Int
+    public let level: Int
     /// Default filter of new chunks.
-    public var filter: ChunkFilter
+    public let filter: ChunkFilter
     /// Entries per index leaf page.
-    public var leafCapacity: Int
+    public let leafCapacity: Int
     /// Minor version of the file, as written.
-    public var minorVersion: UInt16
-    /// Bytes of one row: `dtype.itemSize × product(rowShape)`.
+    public let minorVersion: UInt16
+    /// Bytes of one row: `dtype.itemSize × product(rowShape)`; never 0.
     public let rowBytes: Int
+    /// Bytes of the header in the file: as decoded, or as ``encoded()`` writes it.
+    public private(set) var byteCount: Int
 
     /// Creates a header after checking every value against the format's limits.
     ///
@@ -51,6 +53,9 @@ public struct FileHeader: Hashable, Sendable {
         }
         guard rowsPerChunk >= 1, rowsPerChunk <= FormatLimits.maxRowsPerChunk else {
             throw FormatError(.outOfRange, "rows per chunk \(rowsPerChunk) must be in 1...\(FormatLimits.maxRowsPerChunk)")
+        }
+        guard rowBytes > 0 else {
+            throw FormatError(.outOfRange, "rows of dtype \(dtype) and shape \(rowShape) hold 0 bytes; rows must hold at least one byte")
         }
         let chunkBytes = try checkedProduct(rowsPerChunk, rowBytes, "chunk size")
         guard chunkBytes <= FormatLimits.maxChunkBytes else {
@@ -75,6 +80,7 @@ public struct FileHeader: Hashable, Sendable {
         self.leafCapacity = leafCapacity
         self.minorVersion = minorVersion
         self.rowBytes = rowBytes
+        self.byteCount = Self.encodedLength(rank: rowShape.count, descrBytes: dtype.descr.utf8.count)
     }
 
     /// Total length of an encoded header, given its first ``prefixBytes`` bytes.
@@ -159,13 +165,19 @@ public struct FileHeader: Hashable, Sendable {
         guard self.rowBytes == rowBytes else {
             throw FormatError(.invalidValue, at: 48, "row bytes \(rowBytes) do not match dtype and row shape (\(self.rowBytes))")
         }
+        byteCount = length
+    }
+
+    /// Length of an encoded header: fixed part, shape, descr and checksum, padded to 8 bytes.
+    static func encodedLength(rank: Int, descrBytes: Int) -> Int {
+        (fixedBytes + 8 * rank + descrBytes + 4 + 7) / 8 * 8
     }
 
     /// The encoded header: see `Spec/FORMAT.md` §3 for the layout.
     public func encoded() -> [UInt8] {
         let descr = Array(dtype.descr.utf8)
         let unpadded = Self.fixedBytes + 8 * rowShape.count + descr.count + 4
-        let length = (unpadded + 7) / 8 * 8
+        let length = Self.encodedLength(rank: rowShape.count, descrBytes: descr.count)
         var writer = ByteWriter(capacity: length)
         writer.write(bytes: Self.magic)
         writer.write(FormatVersion.major)

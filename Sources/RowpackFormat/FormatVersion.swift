@@ -17,10 +17,9 @@ public enum FormatLimits {
     public static let maxHeaderBytes = 80 + 8 * maxRowRank + maxDescrBytes + 12
     /// Largest uncompressed chunk payload (`rowsPerChunk × rowBytes`).
     public static let maxChunkBytes = 1 << 31
-    /// Largest stored (compressed) chunk payload: incompressible data plus codec framing.
-    public static let maxStoredChunkBytes = maxChunkBytes + (maxChunkBytes >> 7) + (1 << 20)
     /// Largest rows-per-chunk value (the record's row count is a `UInt32`).
     public static let maxRowsPerChunk = Int(UInt32.max)
-    /// Number of chunk entries in one index leaf page, fixed in format 1.x.
+    /// Number of chunk entries in one index leaf page that writers use. Readers use the value
+    /// the header stores (1...2^20).
     public static let leafCapacity = 4096
 }

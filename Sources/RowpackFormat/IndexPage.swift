@@ -57,9 +57,10 @@ public struct IndexPage: Hashable, Sendable {
     /// - Parameters:
     ///   - bytes: exactly the page's bytes.
     ///   - kind: the kind the referring structure expects.
-    ///   - limit: entries must lie below this file offset (the commit's trailer).
+    ///   - floor: entries must start at or after this file offset (the end of the file header).
+    ///   - limit: entries must end at or before this file offset (the page's own offset).
     /// - Throws: ``FormatError`` with offsets relative to `bytes`.
-    public init(decoding bytes: [UInt8], kind: Kind, limit: Int) throws(FormatError) {
+    public init(decoding bytes: [UInt8], kind: Kind, floor: Int = 0, limit: Int) throws(FormatError) {
         var reader = ByteReader(bytes)
         guard try reader.read(UInt32.self) == kind.rawValue else {
             throw FormatError(.badMagic, at: 0, "bad index \(kind) page magic")
@@ -75,13 +76,14 @@ public struct IndexPage: Hashable, Sendable {
         }
         self.kind = kind
         first = try reader.readCount("first chunk")
+        guard kind == .leaf || first == 0 else { throw FormatError(.invalidValue, at: 8, "index root must start at 0, says \(first)") }
         entries = []
         entries.reserveCapacity(count)
         for _ in 0..<count {
             let at = reader.offset
             let offset = try reader.readCount("entry offset")
             let length = try reader.readCount("entry length")
-            guard rangeFits(start: offset, length: length, within: limit), length > 0 else {
+            guard offset >= floor, rangeFits(start: offset, length: length, within: limit), length > 0 else {
                 throw FormatError(.outOfRange, at: at, "index entry \(offset)+\(length) lies outside the committed bytes (\(limit))")
             }
             entries.append(Extent(offset: offset, length: length))

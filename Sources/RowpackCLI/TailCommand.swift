@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import Rowpack
+
+struct Tail: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the last rows of a container, and with --follow, rows as they are committed.",
+        discussion: """
+            Reads without locking, so it can follow a writer in another process: each new \
+            commit's rows are printed once it is complete, never a partial commit.
+
+            Examples:
+              rowpack tail sensors.rowpack -n 5
+              rowpack tail sensors.rowpack --follow
+            """
+    )
+
+    @Argument(help: "The container.")
+    var container: String
+
+    @Option(name: [.customShort("n"), .long], help: "How many of the last rows to print first.")
+    var lines = 10
+
+    @Flag(name: [.customShort("f"), .long], help: "Keep printing rows as new commits arrive.")
+    var follow = false
+
+    @Option(name: .customLong("until-rows"), help: "With --follow, stop once the container holds this many rows.")
+    var untilRows: Int?
+
+    @Option(name: .customLong("interval-ms"), help: "With --follow, how often to look for new commits.")
+    var intervalMs = 200
+
+    func validate() throws {
+        guard lines >= 0 else { throw ValidationError("-n must not be negative.") }
+        guard intervalMs >= 1 else { throw ValidationError("--interval-ms must be at least 1.") }
+    }
+
+    func run() throws {
+        let reader = try ContainerReader(path: container, cacheBytes: 16 << 20)
+        var printed = max(0, reader.rowCount - lines)
+        while true {
+            let rows = reader.rowCount
+            if rows > printed {
+                try printRows(reader, indices: Array(printed..<rows))
+                printed = rows
+            }
+            if !follow { return }
+            if let untilRows, rows >= untilRows { return }
+            usleep(UInt32(intervalMs) * 1000)
+            try reader.refresh()
+        }
+    }
+}
