@@ -262,7 +262,7 @@ public final class ContainerReader: Sendable {
     func decodedChunk(_ chunk: Int, in snapshot: Snapshot) throws -> [UInt8] {
         let extent = try extent(of: chunk, in: snapshot)
         let rows = min(header.rowsPerChunk, snapshot.rows - chunk * header.rowsPerChunk)
-        return try cache.value(for: extent.offset) { () throws -> [UInt8] in
+        return try cache.value(for: extent.offset, tag: chunk) { () throws -> [UInt8] in
             try filled(count: rows * header.rowBytes) { (buffer) throws in
                 try ContainerLayout.decodeChunk(io, header: header, extent: extent, chunk: chunk, rows: rows, into: buffer)
             }
@@ -275,7 +275,11 @@ public final class ContainerReader: Sendable {
         let key = snapshot.leaves[leaf].offset
         let slot = chunk - leaf * header.leafCapacity
         if let entries = leafCache.withLock({ $0[key] }) { return entries[slot] }
-        let entries = try ContainerLayout.readLeaf(io, header: header, snapshot: snapshot, index: leaf)
+        let entries: [Extent]
+        do { entries = try ContainerLayout.readLeaf(io, header: header, snapshot: snapshot, index: leaf) } catch var error as RowpackError {
+            error.chunk = error.chunk ?? chunk
+            throw error
+        }
         leafCache.withLock { $0[key] = entries }
         return entries[slot]
     }

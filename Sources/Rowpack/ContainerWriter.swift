@@ -317,6 +317,7 @@ public final class ContainerWriter {
         submit(raw, chunk: chunk, rows: bufferedRows)
         bufferedRows = 0
         bufferDirty = false
+        chunksSinceCommit += 1
         do {
             while inFlight.count > maxChunksInFlight { try writeOldest() }
             if let autoCommitChunks, chunksSinceCommit >= autoCommitChunks {
@@ -358,7 +359,6 @@ public final class ContainerWriter {
             entries.append(extent)
         }
         firstDirtyChunk = min(firstDirtyChunk, chunk)
-        chunksSinceCommit += 1
         if pending.count >= 4 << 20 { try flushPending() }
     }
 

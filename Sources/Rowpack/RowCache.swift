@@ -38,10 +38,17 @@ public final class RowCache: Sendable {
     public var statistics: Statistics { state.withLock { $0.statistics } }
 
     /// The chunk stored under `key`, decoding it with `load` on a miss.
-    func value(for key: Int, load: () throws -> [UInt8]) throws -> [UInt8] {
+    ///
+    /// `tag` must match the tag the entry was stored with (readers pass the chunk number, so a
+    /// hostile index that lists one record for two chunks cannot make a hit return the wrong
+    /// chunk: the mismatch is handled as a miss, whose `load` then fails its checks).
+    func value(for key: Int, tag: Int = 0, load: () throws -> [UInt8]) throws -> [UInt8] {
         let lookup: Lookup = state.withLock { state in
-            if let value = state.hit(key) { return .hit(value) }
-            if let flight = state.flights[key] { return .wait(flight) }
+            if let value = state.hit(key, tag: tag) { return .hit(value) }
+            if let flight = state.flights[key] {
+                state.statistics.hits += 1
+                return .wait(flight)
+            }
             let flight = Flight()
             state.flights[key] = flight
             state.statistics.misses += 1
@@ -67,7 +74,7 @@ public final class RowCache: Sendable {
             let capacity = self.capacity
             state.withLock { state in
                 state.flights.removeValue(forKey: key)
-                if value.count <= capacity { state.insert(key, value, capacity: capacity) }
+                if value.count <= capacity { state.insert(key, tag: tag, value, capacity: capacity) }
             }
             flight.group.leave()
             return value
@@ -94,6 +101,7 @@ public final class RowCache: Sendable {
     struct State {
         struct Node {
             var key: Int
+            var tag: Int
             var value: [UInt8]
             var previous = -1
             var next = -1
@@ -116,8 +124,8 @@ public final class RowCache: Sendable {
 
         init(protectedLimit: Int) { self.protectedLimit = protectedLimit }
 
-        mutating func hit(_ key: Int) -> [UInt8]? {
-            guard let node = index[key] else { return nil }
+        mutating func hit(_ key: Int, tag: Int) -> [UInt8]? {
+            guard let node = index[key], nodes[node].tag == tag else { return nil }
             statistics.hits += 1
             unlink(node)
             pushFront(node, protected: true)
@@ -129,7 +137,7 @@ public final class RowCache: Sendable {
             return nodes[node].value
         }
 
-        mutating func insert(_ key: Int, _ value: [UInt8], capacity: Int) {
+        mutating func insert(_ key: Int, tag: Int, _ value: [UInt8], capacity: Int) {
             guard index[key] == nil else { return }
             while probation.bytes + protected.bytes + value.count > capacity {
                 let victim = probation.tail >= 0 ? probation.tail : protected.tail
@@ -143,10 +151,10 @@ public final class RowCache: Sendable {
             let node: Int
             if let reused = free.popLast() {
                 node = reused
-                nodes[node] = Node(key: key, value: value)
+                nodes[node] = Node(key: key, tag: tag, value: value)
             } else {
                 node = nodes.count
-                nodes.append(Node(key: key, value: value))
+                nodes.append(Node(key: key, tag: tag, value: value))
             }
             index[key] = node
             pushFront(node, protected: false)

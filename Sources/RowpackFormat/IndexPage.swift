@@ -86,6 +86,11 @@ public struct IndexPage: Hashable, Sendable {
             guard offset >= floor, rangeFits(start: offset, length: length, within: limit), length > 0 else {
                 throw FormatError(.outOfRange, at: at, "index entry \(offset)+\(length) lies outside the committed bytes (\(limit))")
             }
+            // Records and leaves are appended in order, so entries are increasing and disjoint;
+            // anything else (one record listed twice, say) is corruption.
+            if let previous = entries.last, offset < previous.end {
+                throw FormatError(.invalidValue, at: at, "index entry at \(offset) overlaps or precedes the previous entry (ends at \(previous.end))")
+            }
             entries.append(Extent(offset: offset, length: length))
         }
     }
