@@ -15,7 +15,8 @@ extension ContainerReader {
     ///
     /// A new file is written to a temporary file in the same directory, synced and renamed into
     /// place, so `path` never holds a partial export. With `append`, the rows are added to an
-    /// existing `.npy` of the same dtype and row shape through ``NpyAppendFile``. Decoding uses
+    /// existing `.npy` of the same dtype and row shape through ``NpyAppendFile``, all or nothing
+    /// (`rewriteHeader` as in ``NpyAppendFile/init(path:rewriteHeader:durability:)``). Decoding uses
     /// all cores and overlaps with writing.
     ///
     /// - Returns: the number of rows written.
@@ -23,21 +24,21 @@ extension ContainerReader {
     ///   I/O failures (the temporary file is removed).
     @discardableResult
     public func export(
-        to path: String, rows range: Range<Int>? = nil, append: Bool = false, durability: Durability = .durable,
-        progress: Progress = { _, _ in }
+        to path: String, rows range: Range<Int>? = nil, append: Bool = false, rewriteHeader: Bool = false,
+        durability: Durability = .durable, progress: Progress = { _, _ in }
     ) throws -> Int {
         let range = range ?? 0..<rowCount
         guard range.lowerBound >= 0, range.upperBound <= rowCount else {
             throw RowpackError(.invalidArgument, path: self.path, "rows \(range.lowerBound)..<\(range.upperBound) are out of range (the container has \(rowCount) rows)")
         }
         if append {
-            let target = try NpyAppendFile(path: path, durability: durability)
+            let target = try NpyAppendFile(path: path, rewriteHeader: rewriteHeader, durability: durability)
             guard target.header.dtype == header.dtype, target.header.rowShape == header.rowShape else {
                 throw RowpackError(
                     .mismatch, path: path,
                     "cannot append: the file holds \(target.header.dtype) rows of shape \(target.header.rowShape), the container \(header.dtype) rows of shape \(header.rowShape)")
             }
-            try streamBlocks(range, progress: progress) { block in try target.append(rawRows: block) }
+            try target.append { write in try streamBlocks(range, progress: progress, write: write) }
             return range.count
         }
         try writeNewNpy(to: path, rows: range.count, durability: durability) { write in
@@ -71,7 +72,10 @@ extension ContainerReader {
             throw RowpackError(error, path: path)
         }
         let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let output = try FileIO.openForWriting(temporary, create: true)
+        let output: FileIO
+        do { output = try FileIO.openForWriting(temporary, create: true) } catch let error as RowpackError {
+            throw RowpackError(.io, path: path, "cannot create the export: \(error.message)", errno: error.errno)
+        }
         do {
             try output.write(npyHeader, at: 0)
             var at = npyHeader.count

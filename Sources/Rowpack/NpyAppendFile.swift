@@ -67,35 +67,52 @@ public final class NpyAppendFile {
     /// - Throws: ``RowpackError`` `.mismatch` for a byte count that is not whole rows; `.io` if
     ///   a write fails, after cutting the file back to its previous length.
     public func append(rawRows rows: UnsafeRawBufferPointer) throws {
-        guard rowBytes > 0, rows.count % rowBytes == 0 else {
-            throw RowpackError(.mismatch, path: path, "\(rows.count) bytes are not a whole number of \(rowBytes)-byte rows")
+        try append { write in try write(rows) }
+    }
+
+    /// Appends every row of another `.npy` file, streaming it in blocks.
+    ///
+    /// - Throws: ``RowpackError`` `.mismatch` naming both dtypes or both row shapes when they differ.
+    public func append(npy source: NpyFile, progress: Progress = { _, _ in }) throws {
+        try source.requireRows(like: header.dtype, rowShape: header.rowShape, of: path)
+        try append { write in
+            try source.forEachBlock(blockBytes: 64 << 20) { block, rows in
+                try write(block)
+                progress(rows.upperBound, source.header.rows)
+            }
         }
-        guard !rows.isEmpty else { return }
+    }
+
+    /// Appends the rows `fill` hands to its writer, as one transaction: all data is written
+    /// (and synced) first, then the header is rewritten once. If anything fails — a write, or
+    /// `fill` itself — the file is cut back to its previous length and the header never claimed
+    /// the new rows, so the file is unchanged. Memory stays bounded by what `fill` passes.
+    ///
+    /// - Throws: ``RowpackError`` `.mismatch` for blocks that are not whole rows, `.io` for
+    ///   failed writes, or whatever `fill` throws.
+    public func append(_ fill: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let oldEnd = header.dataOffset + header.dataByteCount
-        let newShape = Self.grown(header.shape, by: rows.count / rowBytes)
+        var end = oldEnd
         do {
+            try fill { block in
+                guard block.count % rowBytes == 0 else {
+                    throw RowpackError(.mismatch, path: path, "\(block.count) bytes are not a whole number of \(rowBytes)-byte rows")
+                }
+                try io.write(block, at: end)
+                end += block.count
+            }
+            guard end > oldEnd else { return }
             let newHeader: [UInt8]
-            do { newHeader = try header.withShape(newShape) } catch { throw RowpackError(error, path: path) }
-            try io.write(rows, at: oldEnd)
+            do { newHeader = try header.withShape(Self.grown(header.shape, by: (end - oldEnd) / rowBytes)) } catch {
+                throw RowpackError(error, path: path)
+            }
             if durability == .durable { try io.sync() }
             try io.write(newHeader, at: 0)
             if durability != .none { try io.sync() }
             header = try NpyHeader(parsing: newHeader)
         } catch {
-            try? io.truncate(to: oldEnd)  // best effort: the old header never claimed these bytes
+            try? io.truncate(to: oldEnd)  // best effort: the header never claimed these bytes
             throw RowpackError.wrapping(error, path: path)
-        }
-    }
-
-    /// Appends every row of another `.npy` file, streaming in blocks, one header update per
-    /// block.
-    ///
-    /// - Throws: ``RowpackError`` `.mismatch` naming both dtypes or both row shapes when they differ.
-    public func append(npy source: NpyFile, progress: Progress = { _, _ in }) throws {
-        try source.requireRows(like: header.dtype, rowShape: header.rowShape, of: path)
-        try source.forEachBlock(blockBytes: 64 << 20) { block, rows in
-            try append(rawRows: block)
-            progress(rows.upperBound, source.header.rows)
         }
     }
 

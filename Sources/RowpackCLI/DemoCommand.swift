@@ -37,7 +37,7 @@ struct Demo: ParsableCommand {
         let npyPath = directory + "/sensor.npy"
         let channels = SensorStream.channels
         let rowBytes = channels * 4
-        say("Rowpack demo: \(rows) rows of float32 × \(channels) (a simulated \(channels)-channel sensor), \(formatBytes(rows * rowBytes)) raw")
+        try say("Rowpack demo: \(rows) rows of float32 × \(channels) (a simulated \(channels)-channel sensor), \(formatBytes(rows * rowBytes)) raw")
 
         // Append one row at a time, as a logging program would.
         let writer = try ContainerWriter.create(at: containerPath, dtype: .float32, rowShape: [channels], overwrite: true)
@@ -54,13 +54,13 @@ struct Demo: ParsableCommand {
         let closeStart = DispatchTime.now()
         try writer.close()
         appendSeconds += seconds(since: closeStart)
-        say(String(format: "  append  %d rows one at a time, commit every %d: %.2f s, %.2f M rows/s (%.0f MB/s)",
+        try say(String(format: "  append  %d rows one at a time, commit every %d: %.2f s, %.2f M rows/s (%.0f MB/s)",
                    rows, commitEvery, appendSeconds, Double(rows) / appendSeconds / 1e6, Double(rows * rowBytes) / appendSeconds / 1e6))
 
         let reader = try ContainerReader(path: containerPath, cacheBytes: 16 << 20)
         let commit = reader.commit
         let stored = commit.committedLength - commit.deadBytes
-        say(String(format: "  stored  %@ (ratio %.2f), %llu commits, %@ level %d%@, %d rows per chunk",
+        try say(String(format: "  stored  %@ (ratio %.2f), %llu commits, %@ level %d%@, %d rows per chunk",
                    formatBytes(stored), Double(rows * rowBytes) / Double(stored), commit.sequence,
                    reader.header.codec.description, reader.header.level, reader.header.filter == .shuffle ? " + shuffle" : "",
                    reader.header.rowsPerChunk))
@@ -78,7 +78,7 @@ struct Demo: ParsableCommand {
                 throw RowpackError(.corrupt, path: containerPath, "row \(index) read back differs from what was appended")
             }
         }
-        say(String(format: "  rows    10000 random single rows: p50 %.1f µs, p99 %.1f µs (16 MiB cache, started cold)",
+        try say(String(format: "  rows    10000 random single rows: p50 %.1f µs, p99 %.1f µs (16 MiB cache, started cold)",
                    percentile(latencies, 0.5) * 1e6, percentile(latencies, 0.99) * 1e6))
         latencies.removeAll()
         let slice = min(100, rows)
@@ -91,7 +91,7 @@ struct Demo: ParsableCommand {
                 throw RowpackError(.corrupt, path: containerPath, "rows \(first)..<\(first + slice) read back differ")
             }
         }
-        say(String(format: "  slices  1000 random %d-row slices: p50 %.1f µs, p99 %.1f µs",
+        try say(String(format: "  slices  1000 random %d-row slices: p50 %.1f µs, p99 %.1f µs",
                    slice, percentile(latencies, 0.5) * 1e6, percentile(latencies, 0.99) * 1e6))
 
         // Export to .npy and compare with the source, byte for byte.
@@ -105,15 +105,15 @@ struct Demo: ParsableCommand {
         let data = try Data(contentsOf: URL(fileURLWithPath: npyPath)).dropFirst(npy.header.dataOffset)
         let equal = reference.withUnsafeBytes { source in data.elementsEqual(source) }
         guard equal else { throw RowpackError(.corrupt, path: npyPath, "exported data differs from the source") }
-        say(String(format: "  export  %@ .npy in %.2f s (%.0f MB/s); canonical numpy header, data equal to the source",
+        try say(String(format: "  export  %@ .npy in %.2f s (%.0f MB/s); canonical numpy header, data equal to the source",
                    formatBytes(rows * rowBytes + npy.header.dataOffset), exportSeconds, Double(rows * rowBytes) / exportSeconds / 1e6))
 
         let problems = reader.verify()
         guard problems.isEmpty else { throw problems[0] }
-        say("  verify  all \(reader.chunkCount) chunks intact")
+        try say("  verify  all \(reader.chunkCount) chunks intact")
         if dir != nil {
-            say("  files   \(containerPath), \(npyPath)")
-            say("          python3 -c \"import numpy as np; a = np.load('\(npyPath)', mmap_mode='r'); print(a.shape, a.dtype)\"")
+            try say("  files   \(containerPath), \(npyPath)")
+            try say("          python3 -c \"import numpy as np; a = np.load('\(npyPath)', mmap_mode='r'); print(a.shape, a.dtype)\"")
         }
     }
 

@@ -28,13 +28,16 @@ struct Export: ParsableCommand {
     @Flag(help: "Append to an existing .npy instead of creating one.")
     var append = false
 
+    @Flag(name: .customLong("rewrite-header"), help: "With --append: rewrite a header without growth room as numpy's canonical header.")
+    var rewriteHeader = false
+
     @OptionGroup var progress: ProgressOptions
 
     func run() throws {
         let reader = try ContainerReader(path: container, cacheBytes: 16 << 20)
         let range = try rows?.resolved(rows: reader.rowCount, path: container) ?? 0..<reader.rowCount
         let bar = progress.bar("export", unitBytes: reader.header.rowBytes)
-        let count = try reader.export(to: destination, rows: range, append: append, progress: bar.update)
+        let count = try reader.export(to: destination, rows: range, append: append, rewriteHeader: rewriteHeader, progress: bar.update)
         if !progress.quiet { note("exported \(count) rows to \(destination)") }
     }
 }

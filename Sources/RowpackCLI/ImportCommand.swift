@@ -27,6 +27,7 @@ struct Import: ParsableCommand {
 
     func run() throws {
         let npy = try NpyFile(path: source)
+        try requireAbsent(destination, force: force)
         let bar = progress.bar("import", unitBytes: npy.rowBytes)
         let writer = try ContainerWriter.create(
             at: destination, importing: npy, options: storage.writerOptions(), overwrite: force, progress: bar.update)

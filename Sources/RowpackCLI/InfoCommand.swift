@@ -55,11 +55,11 @@ struct Info: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            say(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try say(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
         let shape = "(\(([reader.rowCount] + header.rowShape).map(String.init).joined(separator: ", "))\(header.rowShape.isEmpty ? "," : ""))"
-        say("""
+        try say("""
             \(container)
               array       \(header.dtype) \(shape), \(formatBytes(header.rowBytes)) per row
               chunks      \(reader.chunkCount) of \(header.rowsPerChunk) rows (\(formatBytes(header.rowsPerChunk * header.rowBytes)) raw each)

@@ -94,7 +94,7 @@ func printRows(_ reader: ContainerReader, indices: [Int]) throws {
                 output += "\(index)\t" + formatter.format(row) + "\n"
             }
         }
-        FileHandle.standardOutput.write(Data(output.utf8))
+        try emit(output)
         start += block.count
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct RowpackCommand: ParsableCommand {
@@ -18,4 +19,10 @@ struct RowpackCommand: ParsableCommand {
             NpyAppend.self, Tail.self, Demo.self,
         ]
     )
+
+    static func main() {
+        // A closed pipe (`rowpack read … | head`) must be a write error, not a signal.
+        signal(SIGPIPE, SIG_IGN)
+        main(nil)
+    }
 }

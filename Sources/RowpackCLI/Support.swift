@@ -48,7 +48,7 @@ final class ProgressBar {
         if done < total && done > 0 {
             line += String(format: " ETA %.0fs", elapsed / Double(done) * Double(total - done))
         }
-        FileHandle.standardError.write(Data((line + (done >= total ? "\n" : "")).utf8))
+        try? FileHandle.standardError.write(contentsOf: Data((line + (done >= total ? "\n" : "")).utf8))
     }
 }
 
@@ -85,7 +85,7 @@ struct StorageOptions: ParsableArguments {
     @Option(help: "Compression codec: zstd, zlib or none.")
     var codec: String?
 
-    @Option(help: "Compression level (zstd: -131072...22, default 1; zlib: 0...9, default 6).")
+    @Option(parsing: .unconditional, help: "Compression level (zstd: -131072...22, default 1; zlib: 0...9, default 6).")
     var level: Int?
 
     @Flag(inversion: .prefixedNo, help: "Byte-shuffle elements before compressing (default: on for multi-byte types).")
@@ -104,8 +104,8 @@ struct StorageOptions: ParsableArguments {
                 throw ValidationError("--level \(level) is out of range for \(codec) (\(codec.levels.lowerBound)...\(codec.levels.upperBound)).")
             }
         }
-        if let chunkRows, chunkRows < 1 {
-            throw ValidationError("--chunk-rows must be at least 1.")
+        if let chunkRows, chunkRows < 1 || chunkRows > FormatLimits.maxRowsPerChunk {
+            throw ValidationError("--chunk-rows must be in 1...\(FormatLimits.maxRowsPerChunk).")
         }
     }
 
@@ -117,6 +117,13 @@ struct StorageOptions: ParsableArguments {
         return WriterOptions(
             rowsPerChunk: chunkRows ?? base?.rowsPerChunk, codec: codec, level: level,
             shuffle: shuffle ?? base.map { $0.filter == .shuffle })
+    }
+}
+
+/// Throws unless `path` is free to create, or `force` allows replacing it.
+func requireAbsent(_ path: String, force: Bool) throws {
+    if !force && FileManager.default.fileExists(atPath: path) {
+        throw RowpackError(.invalidArgument, path: path, "file exists; pass --force to replace it")
     }
 }
 
@@ -132,12 +139,27 @@ func formatBytes(_ bytes: Int) -> String {
     return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
 }
 
-/// Writes a line to stdout.
-func say(_ text: String) {
-    print(text)
+/// Writes text to stdout; a failed write (a full disk, a closed pipe) is a runtime error.
+func emit(_ text: String) throws {
+    let bytes = Array(text.utf8)
+    var done = 0
+    while done < bytes.count {
+        let written = bytes[done...].withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+        if written < 0 {
+            let code = errno
+            if code == EINTR { continue }
+            throw RowpackError(.io, path: "standard output", "write failed: \(String(cString: strerror(code)))", errno: code)
+        }
+        done += written
+    }
 }
 
-/// Writes a line to stderr.
+/// Writes a line to stdout.
+func say(_ text: String) throws {
+    try emit(text + "\n")
+}
+
+/// Writes a line to stderr; if even that fails there is no one left to tell.
 func note(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+    try? FileHandle.standardError.write(contentsOf: Data((text + "\n").utf8))
 }

@@ -26,7 +26,7 @@ struct Verify: ParsableCommand {
             for problem in problems { note("damaged: \(problem)") }
             throw RowpackError(.corrupt, path: container, "\(problems.count) damaged structure\(problems.count == 1 ? "" : "s") found")
         }
-        say("\(container): ok, \(reader.rowCount) rows in \(reader.chunkCount) chunks, commit \(reader.commit.sequence)")
+        try say("\(container): ok, \(reader.rowCount) rows in \(reader.chunkCount) chunks, commit \(reader.commit.sequence)")
     }
 }
 
@@ -51,16 +51,16 @@ struct Recover: ParsableCommand {
         if try isNpy(file) {
             let recovery = try NpyAppendFile.recover(path: file)
             if recovery.rowsAfter == recovery.rowsBefore && recovery.bytesDropped == 0 {
-                say("\(file): nothing to recover (\(recovery.rowsAfter) rows)")
+                try say("\(file): nothing to recover (\(recovery.rowsAfter) rows)")
             } else {
-                say("\(file): header now claims \(recovery.rowsAfter) rows (was \(recovery.rowsBefore)); dropped \(recovery.bytesDropped) bytes of a partial row")
+                try say("\(file): header now claims \(recovery.rowsAfter) rows (was \(recovery.rowsBefore)); dropped \(recovery.bytesDropped) bytes of a partial row")
             }
         } else {
             let recovery = try ContainerWriter.recover(at: file)
             if recovery.bytesDropped == 0 {
-                say("\(file): nothing to recover (commit \(recovery.commit), \(recovery.rows) rows)")
+                try say("\(file): nothing to recover (commit \(recovery.commit), \(recovery.rows) rows)")
             } else {
-                say("\(file): dropped \(recovery.bytesDropped) uncommitted bytes; back at commit \(recovery.commit) with \(recovery.rows) rows")
+                try say("\(file): dropped \(recovery.bytesDropped) uncommitted bytes; back at commit \(recovery.commit) with \(recovery.rows) rows")
             }
         }
     }
@@ -104,6 +104,7 @@ struct Compact: ParsableCommand {
 
     func run() throws {
         let reader = try ContainerReader(path: source, cacheBytes: 0)
+        try requireAbsent(destination, force: force)
         let bar = progress.bar("compact", unitBytes: reader.header.rowBytes)
         try reader.compact(to: destination, options: storage.writerOptions(base: reader.header), overwrite: force, progress: bar.update)
         if !progress.quiet {
