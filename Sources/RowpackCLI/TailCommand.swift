@@ -21,6 +21,9 @@ struct Tail: ParsableCommand {
     @Option(name: [.customShort("n"), .long], help: "How many of the last rows to print first.")
     var lines = 10
 
+    @Option(help: "Print from this row on instead of the last -n rows.")
+    var from: Int?
+
     @Flag(name: [.customShort("f"), .long], help: "Keep printing rows as new commits arrive.")
     var follow = false
 
@@ -32,12 +35,13 @@ struct Tail: ParsableCommand {
 
     func validate() throws {
         guard lines >= 0 else { throw ValidationError("-n must not be negative.") }
+        if let from, from < 0 { throw ValidationError("--from must not be negative.") }
         guard intervalMs >= 1 else { throw ValidationError("--interval-ms must be at least 1.") }
     }
 
     func run() throws {
         let reader = try ContainerReader(path: container, cacheBytes: 16 << 20)
-        var printed = max(0, reader.rowCount - lines)
+        var printed = from ?? max(0, reader.rowCount - lines)
         while true {
             let rows = reader.rowCount
             if rows > printed {
