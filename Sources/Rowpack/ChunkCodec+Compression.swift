@@ -128,7 +128,11 @@ extension ChunkRecord {
             if rawLength > 0, let base = input.baseAddress { output.baseAddress?.copyMemory(from: base, byteCount: rawLength) }
         case .zstd:
             // Exactly one frame, filling the whole payload (§4.1): no trailing or skippable frames.
-            guard ZSTD_findFrameCompressedSize(input.baseAddress, input.count) == input.count else {
+            // The current frame magic 28 B5 2F FD first: libzstd would also decode legacy frames.
+            let magic: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD]
+            guard input.count >= 4, input.prefix(4).elementsEqual(magic),
+                ZSTD_findFrameCompressedSize(input.baseAddress, input.count) == input.count
+            else {
                 throw FormatError(.invalidValue, chunk: chunk, "zstd payload is not exactly one frame of \(input.count) bytes")
             }
             let written = ZstdContexts.shared.withDecompressor { context in

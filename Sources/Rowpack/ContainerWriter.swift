@@ -375,6 +375,9 @@ public final class ContainerWriter {
         var deadBytes = committed.trailer.deadBytes + supersededBytes + committed.trailer.root.length + CommitTrailer.size
         let firstLeaf = min(firstDirtyChunk, chunks) / capacity
         let leafCount = (chunks + capacity - 1) / capacity
+        guard leafCount <= Int(UInt32.max) else {
+            throw RowpackError(.invalidArgument, path: path, "\(chunks) chunks need more index leaves than a root can list (\(UInt32.max))")
+        }
         for leaf in firstLeaf..<leafCount {
             let first = leaf * capacity
             let slice = Array(entries[(first - tailStart)..<(min(first + capacity, chunks) - tailStart)])

@@ -60,7 +60,11 @@ enum ContainerLayout {
         let headerLength = header.byteCount
         var firstError: RowpackError?
         if fileSize - CommitTrailer.size >= headerLength {
-            do { return try readCommit(io, header: header, at: fileSize - CommitTrailer.size) } catch { firstError = RowpackError.wrapping(error, path: io.path) }
+            do {
+                return try readCommit(io, header: header, at: fileSize - CommitTrailer.size)
+            } catch let error as RowpackError where error.code == .corrupt {
+                firstError = error  // a torn or damaged last commit: look for the one before
+            }
         }
         let magic = CommitTrailer.endMagic
         let block = 1 << 20
