@@ -52,7 +52,8 @@ public final class ContainerReader: Sendable {
     /// The commit this reader holds.
     public var commit: CommitTrailer { current.trailer }
 
-    private var current: Snapshot { snapshot.withLock { $0 } }
+    /// The commit this reader holds.
+    var current: Snapshot { snapshot.withLock { $0 } }
 
     /// Moves this reader to the newest commit in the file.
     ///

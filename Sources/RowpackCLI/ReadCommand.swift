@@ -8,11 +8,13 @@ struct Read: ParsableCommand {
         abstract: "Read rows of a container, as a .npy file or a text table.",
         discussion: """
             --rows takes a half-open range A:B (A: and :B work too). --rows-file lists one row \
-            number per line; rows come out in the order listed, repeats included.
+            number per line; rows come out in the order listed, repeats included. --slice cuts the \
+            trailing axes like numpy: `--rows 10:20 --slice 3:7` is a[10:20, 3:7].
 
             Examples:
               rowpack read sensors.rowpack --rows 100:200
               rowpack read sensors.rowpack --rows-file picks.txt --out picks.npy
+              rowpack read images.rowpack --rows 0:100 --slice 8:24,8:24 --out crops.npy
             """
     )
 
@@ -25,6 +27,9 @@ struct Read: ParsableCommand {
     @Option(name: .customLong("rows-file"), help: "A file of row numbers, one per line.")
     var rowsFile: String?
 
+    @Option(help: "Ranges of the trailing axes, comma-separated (axis 1 first), e.g. 3:7 or 0:2,5:9.")
+    var slice: SliceList?
+
     @Option(help: "Write the rows to this .npy file instead of printing them.")
     var out: String?
 
@@ -36,12 +41,22 @@ struct Read: ParsableCommand {
             throw ValidationError("Give exactly one of --rows A:B and --rows-file LIST.")
         }
         guard cacheMiB >= 0, cacheMiB <= 1 << 20 else { throw ValidationError("--cache-mib must be in 0...1048576.") }
+        if slice != nil && rowsFile != nil { throw ValidationError("--slice works with --rows, not with --rows-file.") }
     }
 
     func run() throws {
         let reader = try ContainerReader(path: container, cacheBytes: cacheMiB << 20)
         if let rows {
             let range = try rows.resolved(rows: reader.rowCount, path: container)
+            if let slice {
+                let slices = try slice.resolved(shape: reader.header.rowShape, path: container)
+                if let out {
+                    try reader.export(to: out, rows: range, slicing: slices)
+                } else {
+                    try printSlicedRows(reader, range: range, slices: slices)
+                }
+                return
+            }
             if let out {
                 try reader.export(to: out, rows: range)
             } else {
@@ -55,6 +70,19 @@ struct Read: ParsableCommand {
         } else {
             try printRows(reader, indices: indices)
         }
+    }
+
+    private func printSlicedRows(_ reader: ContainerReader, range: Range<Int>, slices: [Range<Int>]) throws {
+        let formatter = ElementFormatter(dtype: reader.header.dtype)
+        let bytes = try reader.read(rows: range, slicing: slices)
+        let rowBytes = range.isEmpty ? 0 : bytes.count / range.count
+        var output = ""
+        bytes.withUnsafeBytes { raw in
+            for (slot, index) in range.enumerated() {
+                output += "\(index)\t" + formatter.format(UnsafeRawBufferPointer(rebasing: raw[slot * rowBytes..<(slot + 1) * rowBytes])) + "\n"
+            }
+        }
+        try emit(output)
     }
 
     private func readRowList(_ path: String, rows: Int) throws -> [Int] {
@@ -75,6 +103,35 @@ struct Read: ParsableCommand {
             indices.append(index)
         }
         return indices
+    }
+}
+
+/// `--slice 3:7` or `--slice 0:2,5:9`: one range per trailing axis; `:` or an empty field takes
+/// an axis whole.
+struct SliceList: ExpressibleByArgument {
+    var ranges: [RowRange]
+
+    init?(argument: String) {
+        var ranges: [RowRange] = []
+        for field in argument.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let range = field.isEmpty ? RowRange(argument: ":") : RowRange(argument: String(field)) else { return nil }
+            ranges.append(range)
+        }
+        self.ranges = ranges
+    }
+
+    /// The ranges within `shape`, or an error naming the container.
+    func resolved(shape: [Int], path: String) throws -> [Range<Int>] {
+        guard ranges.count <= shape.count else {
+            throw RowpackError(.invalidArgument, path: path, "--slice gives \(ranges.count) ranges, rows have shape \(shape)")
+        }
+        return try zip(ranges, shape).map { range, dim in
+            let resolved = (range.lower ?? 0)..<(range.upper ?? dim)
+            guard resolved.upperBound <= dim else {
+                throw RowpackError(.invalidArgument, path: path, "slice \(resolved.lowerBound):\(resolved.upperBound) is outside an axis of length \(dim)")
+            }
+            return resolved
+        }
     }
 }
 

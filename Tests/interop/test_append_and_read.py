@@ -652,3 +652,21 @@ def test_info_during_append_shows_whole_commits(rp, tmp):
     out = tmp / "tail.npy"
     rp.ok("read", c, "--rows", "1999990:2000000", "--out", out)
     np.testing.assert_array_equal(np.load(out), src[-10:])
+
+
+@pytest.mark.parametrize("rows,slice_arg,index", [
+    ("10:20", "3:7", (slice(10, 20), slice(3, 7))),
+    ("0:13", "1:3,2:5", (slice(0, 13), slice(1, 3), slice(2, 5))),
+    ("5:6", ",0:1", (slice(5, 6), slice(None), slice(0, 1))),
+    ("7:7", "0:2", (slice(7, 7), slice(0, 2))),
+])
+def test_read_slice_equals_numpy_slicing(rp, tmp, rows, slice_arg, index):
+    arr = np.random.default_rng(5).standard_normal((40, 8, 6)).astype("<f8")
+    c = tmp / "c.rowpack"
+    rp.ok("import", save(tmp, "x.npy", arr), c, "--chunk-rows", "7", "-q")
+    out = tmp / "o.npy"
+    rp.ok("read", c, "--rows", rows, "--slice", slice_arg, "--out", out)
+    expected = arr[index]
+    got = np.load(out, mmap_mode="r")
+    assert got.shape == expected.shape and np.array_equal(got, expected)
+    assert_runtime_error(rp("read", c, "--rows", "0:2", "--slice", "0:9"), str(c))
