@@ -251,4 +251,33 @@ import RowpackFormat
         try writer.close()
         #expect(try ContainerReader(path: path).rowCount == 10)
     }
+
+    /// Appends cost O(new data): the bytes one commit of one row adds are bounded by one chunk
+    /// record, one leaf, the root and the trailer — at 100,000 chunks as at 10, never the whole
+    /// index (which at 100,000 chunks is 1.6 MB).
+    @Test func commitCostDoesNotGrowWithChunkCount() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("c.rowpack")
+        let writer = try ContainerWriter.create(
+            at: path, dtype: .uint8, rowShape: [], options: WriterOptions(rowsPerChunk: 1, codec: .none, durability: .none))
+        func costOfOneRowCommit() throws -> Int {
+            let before = try ContainerReader(path: path).commit.committedLength
+            try writer.append([UInt8(7)])
+            try writer.commit()
+            return try ContainerReader(path: path).commit.committedLength - before
+        }
+        try writer.append([UInt8](repeating: 1, count: 10))
+        try writer.commit()
+        let small = try costOfOneRowCommit()
+        try writer.append([UInt8](repeating: 2, count: 100_000 - 11))
+        try writer.commit()
+        let large = try costOfOneRowCommit()
+        let leaves = 100_000 / FormatLimits.leafCapacity + 1
+        let bound = ChunkRecord.size + 1 + IndexPage.length(entries: FormatLimits.leafCapacity)
+            + IndexPage.length(entries: leaves) + CommitTrailer.size
+        #expect(small <= bound)
+        #expect(large <= bound, "one-row commit at 100,000 chunks wrote \(large) bytes")
+        #expect(large < 100_000 * 16 / 10)
+        try writer.close()
+    }
 }
