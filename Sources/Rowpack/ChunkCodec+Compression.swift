@@ -58,9 +58,12 @@ extension ChunkEncoding {
         }
         let payload: [UInt8]
         if let filtered {
-            payload = filtered.withUnsafeBytes { compress($0) }
+            // Byte planes differ wildly (exponents repeat, low mantissa bytes are noise): zstd
+            // compresses each plane in its own blocks, so each gets its own entropy tables.
+            let planes = elementSize <= 16 && raw.count / elementSize >= 1024 ? elementSize : 1
+            payload = filtered.withUnsafeBytes { compress($0, planes: planes) }
         } else {
-            payload = compress(raw)
+            payload = compress(raw, planes: 1)
         }
         let record = ChunkRecord(
             chunk: chunk, rows: rows, rawLength: raw.count, storedLength: payload.count, codec: codec, level: level,
@@ -69,19 +72,37 @@ extension ChunkEncoding {
         return EncodedChunk(record: record, payload: payload)
     }
 
-    private func compress(_ input: UnsafeRawBufferPointer) -> [UInt8] {
+    /// Compresses `input`; for zstd with `planes` > 1, `input` is that many equal byte planes
+    /// (plus a tail), each ended with a flush so it starts a new block — still one frame.
+    private func compress(_ input: UnsafeRawBufferPointer, planes: Int) -> [UInt8] {
         switch codec {
         case .none:
             return Array(input)
         case .zstd:
-            let bound = ZSTD_compressBound(input.count)
+            // Room for the worst case plus a block header per flush.
+            let bound = ZSTD_compressBound(input.count) + 8 * planes
             return [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
-                let written = ZstdContexts.shared.withCompressor { context in
-                    ZSTD_compressCCtx(context, buffer.baseAddress, bound, input.baseAddress, input.count, Int32(level))
+                count = ZstdContexts.shared.withCompressor { context in
+                    guard planes > 1, let base = input.baseAddress else {
+                        let written = ZSTD_compressCCtx(context, buffer.baseAddress, bound, input.baseAddress, input.count, Int32(level))
+                        // Compression into a compressBound-sized buffer cannot fail for valid levels.
+                        precondition(ZSTD_isError(written) == 0, "zstd compression failed")
+                        return written
+                    }
+                    ZSTD_CCtx_reset(context, ZSTD_reset_session_and_parameters)
+                    ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, Int32(level))
+                    ZSTD_CCtx_setPledgedSrcSize(context, UInt64(input.count))
+                    var output = ZSTD_outBuffer(dst: buffer.baseAddress, size: bound, pos: 0)
+                    let plane = input.count / planes
+                    for index in 0..<planes {
+                        let last = index == planes - 1
+                        var source = ZSTD_inBuffer(
+                            src: base + index * plane, size: last ? input.count - index * plane : plane, pos: 0)
+                        let status = ZSTD_compressStream2(context, &output, &source, last ? ZSTD_e_end : ZSTD_e_flush)
+                        precondition(ZSTD_isError(status) == 0 && status == 0 && source.pos == source.size, "zstd compression failed")
+                    }
+                    return output.pos
                 }
-                // Compression into a compressBound-sized buffer cannot fail for valid levels.
-                precondition(ZSTD_isError(written) == 0, "zstd compression failed")
-                count = written
             }
         case .zlib:
             let bound = Int(compressBound(uLong(input.count)))
@@ -98,19 +119,40 @@ extension ChunkEncoding {
 }
 
 extension ChunkRecord {
-    /// Checks `payload` against this record and decodes it into `output`, which must be exactly
-    /// `rawLength` bytes. Decompression never writes past `output`; a payload that expands to
-    /// any other size is an error (a decompression bomb stops at the indexed size).
+    /// Checks `payload` against this record before anything is allocated for its output: its
+    /// length, its checksum, and for zstd its framing — the frame magic, exactly one frame
+    /// filling the payload (§4.1), and a declared content size equal to `rawLength` — so a
+    /// hostile record cannot make a reader allocate the chunk it claims.
     ///
-    /// - Throws: ``FormatError`` naming the chunk when the checksum, codec stream or size is wrong.
-    func decode(payload: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(FormatError) {
-        precondition(output.count == rawLength, "decode buffer must be exactly rawLength")
+    /// - Throws: ``FormatError`` naming the chunk.
+    func check(payload: UnsafeRawBufferPointer) throws(FormatError) {
         guard payload.count == storedLength else {
             throw FormatError(.truncated, chunk: chunk, "chunk payload is \(payload.count) bytes, record says \(storedLength)")
         }
         guard PayloadChecksum.compute(payload) == payloadChecksum else {
             throw FormatError(.checksumMismatch, chunk: chunk, "chunk payload checksum mismatch")
         }
+        guard codec == .zstd else { return }
+        // The current frame magic 28 B5 2F FD first: libzstd would also decode legacy frames.
+        let magic: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD]
+        guard payload.count >= 4, payload.prefix(4).elementsEqual(magic),
+            ZSTD_findFrameCompressedSize(payload.baseAddress, payload.count) == payload.count
+        else {
+            throw FormatError(.invalidValue, chunk: chunk, "zstd payload is not exactly one frame of \(payload.count) bytes")
+        }
+        let declared = ZSTD_getFrameContentSize(payload.baseAddress, payload.count)
+        guard declared == ZSTD_CONTENTSIZE_UNKNOWN || declared == UInt64(rawLength) else {
+            throw FormatError(.invalidValue, chunk: chunk, "zstd frame declares \(declared) bytes, record says \(rawLength)")
+        }
+    }
+
+    /// Decodes a payload that passed ``check(payload:)`` into `output`, which must be exactly
+    /// `rawLength` bytes. Decompression never writes past `output`; a payload that expands to
+    /// any other size is an error (a decompression bomb stops at the indexed size).
+    ///
+    /// - Throws: ``FormatError`` naming the chunk when the codec stream or size is wrong.
+    func decode(checkedPayload payload: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(FormatError) {
+        precondition(output.count == rawLength, "decode buffer must be exactly rawLength")
         guard rawLength > 0 else { return }
         if filter == .shuffle && elementSize > 1 {
             let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: rawLength, alignment: 16)
@@ -127,14 +169,6 @@ extension ChunkRecord {
         case .none:
             if rawLength > 0, let base = input.baseAddress { output.baseAddress?.copyMemory(from: base, byteCount: rawLength) }
         case .zstd:
-            // Exactly one frame, filling the whole payload (§4.1): no trailing or skippable frames.
-            // The current frame magic 28 B5 2F FD first: libzstd would also decode legacy frames.
-            let magic: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD]
-            guard input.count >= 4, input.prefix(4).elementsEqual(magic),
-                ZSTD_findFrameCompressedSize(input.baseAddress, input.count) == input.count
-            else {
-                throw FormatError(.invalidValue, chunk: chunk, "zstd payload is not exactly one frame of \(input.count) bytes")
-            }
             let written = ZstdContexts.shared.withDecompressor { context in
                 ZSTD_decompressDCtx(context, output.baseAddress, output.count, input.baseAddress, input.count)
             }

@@ -175,11 +175,12 @@ public final class ContainerReader: Sendable {
         let count = try byteCount(rows: range.count) / MemoryLayout<T>.stride
         var failure: (any Error)?
         let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
-            do { try read(rows: range, into: UnsafeMutableRawBufferPointer(buffer)) } catch {
+            do {
+                try read(rows: range, into: UnsafeMutableRawBufferPointer(buffer))
+                initialized = count
+            } catch {
                 failure = error
-                UnsafeMutableRawBufferPointer(buffer).initializeMemory(as: UInt8.self, repeating: 0)
             }
-            initialized = count
         }
         if let failure { throw failure }
         return values
@@ -234,7 +235,9 @@ public final class ContainerReader: Sendable {
     public func verify(progress: (Int, Int) -> Void = { _, _ in }) -> [RowpackError] {
         let snapshot = current
         var problems: [RowpackError] = []
-        var buffer = [UInt8](repeating: 0, count: header.rowsPerChunk * header.rowBytes)
+        // Grown to the largest chunk actually decoded, never touched before it is written.
+        var buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+        defer { buffer.deallocate() }
         for leaf in snapshot.leaves.indices {
             let entries: [Extent]
             do { entries = try ContainerLayout.readLeaf(io, header: header, snapshot: snapshot, index: leaf) } catch {
@@ -244,13 +247,14 @@ public final class ContainerReader: Sendable {
             for (slot, extent) in entries.enumerated() {
                 let chunk = leaf * header.leafCapacity + slot
                 let rows = min(header.rowsPerChunk, snapshot.rows - chunk * header.rowsPerChunk)
-                buffer.withUnsafeMutableBytes { raw in
-                    do {
-                        try ContainerLayout.decodeChunk(
-                            io, header: header, extent: extent, chunk: chunk, rows: rows,
-                            into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<rows * header.rowBytes]))
-                    } catch { problems.append(RowpackError.wrapping(error, path: path)) }
-                }
+                do {
+                    let loaded = try ContainerLayout.loadChunk(io, header: header, extent: extent, chunk: chunk, rows: rows)
+                    if buffer.count < loaded.record.rawLength {
+                        buffer.deallocate()
+                        buffer = .allocate(byteCount: loaded.record.rawLength, alignment: 64)
+                    }
+                    try loaded.decode(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<loaded.record.rawLength]))
+                } catch { problems.append(RowpackError.wrapping(error, path: path)) }
                 progress(chunk + 1, snapshot.chunks)
             }
         }
@@ -264,9 +268,9 @@ public final class ContainerReader: Sendable {
         let extent = try extent(of: chunk, in: snapshot)
         let rows = min(header.rowsPerChunk, snapshot.rows - chunk * header.rowsPerChunk)
         return try cache.value(for: extent.offset, tag: chunk) { () throws -> [UInt8] in
-            try filled(count: rows * header.rowBytes) { (buffer) throws in
-                try ContainerLayout.decodeChunk(io, header: header, extent: extent, chunk: chunk, rows: rows, into: buffer)
-            }
+            // Checked before the output is allocated: a record cannot claim memory it does not hold.
+            let loaded = try ContainerLayout.loadChunk(io, header: header, extent: extent, chunk: chunk, rows: rows)
+            return try filled(count: rows * header.rowBytes) { try loaded.decode(into: $0) }
         }
     }
 
@@ -314,11 +318,12 @@ struct DisjointWrites: @unchecked Sendable {
 func filled(count: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> [UInt8] {
     var failure: (any Error)?
     let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-        do { try body(UnsafeMutableRawBufferPointer(buffer)) } catch {
-            failure = error
-            buffer.initialize(repeating: 0)
+        do {
+            try body(UnsafeMutableRawBufferPointer(buffer))
+            initialized = count
+        } catch {
+            failure = error  // nothing counts as initialized: the bytes are never touched again
         }
-        initialized = count
     }
     if let failure { throw failure }
     return bytes

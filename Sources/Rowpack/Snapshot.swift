@@ -115,26 +115,42 @@ enum ContainerLayout {
 }
 
 extension ContainerLayout {
-    /// Reads chunk `chunk`'s record at `extent`, checks it against what the index and header
-    /// promise (chunk number, row count, sizes), and decodes it into `output`, which must be
-    /// exactly `rows × rowBytes` bytes.
+    /// A chunk record read from the file and checked against the index, the header and its
+    /// own checksums and framing; nothing has been allocated for its decoded rows yet.
+    struct LoadedChunk {
+        let record: ChunkRecord
+        let bytes: [UInt8]
+        let extent: Extent
+        let path: String
+
+        /// Decodes the chunk into `output` (exactly `record.rawLength` bytes).
+        func decode(into output: UnsafeMutableRawBufferPointer) throws {
+            var failure: FormatError?
+            bytes.withUnsafeBytes { raw in
+                do throws(FormatError) {
+                    try record.decode(checkedPayload: UnsafeRawBufferPointer(rebasing: raw[ChunkRecord.size...]), into: output)
+                } catch { failure = error }
+            }
+            if let failure { throw ContainerLayout.chunkError(failure, path: path, extent: extent, chunk: record.chunk) }
+        }
+    }
+
+    /// Reads chunk `chunk`'s record at `extent` and checks it against what the index and header
+    /// promise (chunk number, `rows`, `rows × rowBytes` raw bytes, record length), its payload
+    /// checksum and codec framing (§7.3).
     ///
     /// - Throws: ``RowpackError`` naming the chunk and its byte offset.
-    static func decodeChunk(
-        _ io: FileIO, header: FileHeader, extent: Extent, chunk: Int, rows: Int,
-        into output: UnsafeMutableRawBufferPointer
-    ) throws {
-        guard extent.length >= ChunkRecord.size, extent.length - ChunkRecord.size <= ChunkRecord.maxStoredLength(rawLength: output.count) else {
+    static func loadChunk(_ io: FileIO, header: FileHeader, extent: Extent, chunk: Int, rows: Int) throws -> LoadedChunk {
+        let rawLength = rows * header.rowBytes
+        guard extent.length >= ChunkRecord.size, extent.length - ChunkRecord.size <= ChunkRecord.maxStoredLength(rawLength: rawLength) else {
             throw RowpackError(
-                .corrupt, path: io.path, "index entry of \(extent.length) bytes does not fit a chunk of \(output.count) raw bytes",
+                .corrupt, path: io.path, "index entry of \(extent.length) bytes does not fit a chunk of \(rawLength) raw bytes",
                 offset: extent.offset, chunk: chunk)
         }
         let bytes = try io.read(count: extent.length, at: extent.offset, what: "chunk \(chunk)")
         let record: ChunkRecord
         do { record = try ChunkRecord(decoding: bytes) } catch { throw RowpackError(error, path: io.path, base: extent.offset, chunk: chunk) }
-        guard record.chunk == chunk, record.rows == rows, record.rawLength == output.count,
-            record.recordLength == extent.length
-        else {
+        guard record.chunk == chunk, record.rows == rows, record.rawLength == rawLength, record.recordLength == extent.length else {
             throw RowpackError(
                 .corrupt, path: io.path,
                 "chunk record says chunk \(record.chunk) with \(record.rows) rows in \(record.recordLength) bytes, index expects chunk \(chunk) with \(rows) rows in \(extent.length) bytes",
@@ -142,12 +158,23 @@ extension ContainerLayout {
         }
         var failure: FormatError?
         bytes.withUnsafeBytes { raw in
-            do throws(FormatError) { try record.decode(payload: UnsafeRawBufferPointer(rebasing: raw[ChunkRecord.size...]), into: output) } catch { failure = error }
+            do throws(FormatError) { try record.check(payload: UnsafeRawBufferPointer(rebasing: raw[ChunkRecord.size...])) } catch { failure = error }
         }
-        if let failure {
-            var error = RowpackError(failure, path: io.path, base: extent.offset + ChunkRecord.size, chunk: chunk)
-            error.offset = error.offset ?? extent.offset
-            throw error
-        }
+        if let failure { throw chunkError(failure, path: io.path, extent: extent, chunk: chunk) }
+        return LoadedChunk(record: record, bytes: bytes, extent: extent, path: io.path)
+    }
+
+    /// Reads, checks and decodes chunk `chunk` into `output` (exactly `rows × rowBytes` bytes).
+    static func decodeChunk(
+        _ io: FileIO, header: FileHeader, extent: Extent, chunk: Int, rows: Int, into output: UnsafeMutableRawBufferPointer
+    ) throws {
+        try loadChunk(io, header: header, extent: extent, chunk: chunk, rows: rows).decode(into: output)
+    }
+
+    /// A payload problem as an error naming the file, the chunk and (at least) its record's offset.
+    static func chunkError(_ error: FormatError, path: String, extent: Extent, chunk: Int) -> RowpackError {
+        var wrapped = RowpackError(error, path: path, base: extent.offset + ChunkRecord.size, chunk: chunk)
+        wrapped.offset = wrapped.offset ?? extent.offset
+        return wrapped
     }
 }
