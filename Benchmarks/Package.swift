@@ -6,6 +6,9 @@ import PackageDescription
 let package = Package(
     name: "RowpackBenchmarks",
     platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "rowpack-probe", targets: ["RowpackProbe"])
+    ],
     dependencies: [
         .package(name: "Rowpack", path: ".."),
         .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
@@ -20,6 +23,15 @@ let package = Package(
             ],
             path: "Benchmarks/RowpackBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
-        )
+        ),
+        // Rowpack's side of compare/compare.py: measures one dataset, prints one JSON object.
+        .executableTarget(
+            name: "RowpackProbe",
+            dependencies: [
+                .product(name: "Rowpack", package: "Rowpack"),
+                .product(name: "RowpackFormat", package: "Rowpack"),
+            ],
+            path: "compare/RowpackProbe"
+        ),
     ]
 )
