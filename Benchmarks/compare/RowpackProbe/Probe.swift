@@ -228,6 +228,7 @@ enum RowpackProbe {
             var exportBest = 0.0
             for _ in 0..<repeats {
                 unlink(exportPath)
+                sync()  // start each export with no dirty pages pending, as compare.py does for the peers
                 let reader = try ContainerReader(path: containerPath, cacheBytes: 16 << 20)
                 let start = now()
                 let exported = try reader.export(to: exportPath, durability: .none)
