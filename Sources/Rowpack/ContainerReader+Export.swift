@@ -105,7 +105,6 @@ extension ContainerReader {
         let rowBytes = header.rowBytes
         let perChunk = header.rowsPerChunk
         let chunksPerBlock = max(1, Self.exportBlockBytes / max(1, perChunk * rowBytes))
-        let rowsPerBlock = chunksPerBlock * perChunk
         var blocks: [Range<Int>] = []
         var start = range.lowerBound
         while start < range.upperBound {
@@ -115,9 +114,17 @@ extension ContainerReader {
             start = end
         }
         guard !blocks.isEmpty else { return }
+        // Check the first chunk's record before reserving buffers sized by the chunk size, so a
+        // damaged file claiming huge chunks fails before it can claim memory.
+        let snapshot = current
+        let firstChunk = range.lowerBound / perChunk
+        _ = try ContainerLayout.loadChunk(
+            io, header: header, extent: try extent(of: firstChunk, in: snapshot), chunk: firstChunk,
+            rows: min(perChunk, snapshot.rows - firstChunk * perChunk))
+        let blockBytes = (blocks.map(\.count).max() ?? 0) * rowBytes  // no more than the rows exported
         let buffers = [
-            UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerBlock * rowBytes, alignment: 64),
-            UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerBlock * rowBytes, alignment: 64),
+            UnsafeMutableRawBufferPointer.allocate(byteCount: blockBytes, alignment: 64),
+            UnsafeMutableRawBufferPointer.allocate(byteCount: blockBytes, alignment: 64),
         ]
         defer { buffers.forEach { $0.deallocate() } }
         func decode(_ index: Int) -> DecodeJob {

@@ -80,7 +80,7 @@ public final class ContainerWriter {
         self.tailStart = max(0, snapshot.leaves.count - 1) * header.leafCapacity
         self.entries = leafEntries
         self.firstDirtyChunk = snapshot.chunks
-        self.buffer = [UInt8](repeating: 0, count: chunkBytes)
+        self.buffer = []  // grown as rows arrive: a huge chunk size costs nothing until it fills
         self.bufferedRows = 0
     }
 
@@ -187,13 +187,13 @@ public final class ContainerWriter {
         if tailRows > 0 {
             let chunk = snapshot.chunks - 1
             let extent = entries[chunk - writer.tailStart]
+            let loaded = try ContainerLayout.loadChunk(io, header: header, extent: extent, chunk: chunk, rows: tailRows)
+            writer.reserveBuffer(tailRows * header.rowBytes)
             var failure: (any Error)?
             writer.buffer.withUnsafeMutableBytes { raw in
-                do {
-                    try ContainerLayout.decodeChunk(
-                        io, header: header, extent: extent, chunk: chunk, rows: tailRows,
-                        into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<tailRows * header.rowBytes]))
-                } catch { failure = error }
+                do { try loaded.decode(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<tailRows * header.rowBytes])) } catch {
+                    failure = error
+                }
             }
             if let failure { throw failure }
             writer.bufferedRows = tailRows
@@ -221,6 +221,7 @@ public final class ContainerWriter {
             let room = chunkBytes - bufferedRows * rowBytes
             let count = min(room, rows.count - copied)
             let at = bufferedRows * rowBytes
+            if buffer.count < at + count { reserveBuffer(at + count) }
             buffer.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: at).copyMemory(from: source + copied, byteCount: count) }
             copied += count
             bufferedRows += count / rowBytes
@@ -308,6 +309,12 @@ public final class ContainerWriter {
             inFlight.removeFirst()
         }
         try? io.truncate(to: committed.trailer.committedLength)  // best effort: readers ignore the tail anyway
+    }
+
+    /// Grows the chunk buffer to hold at least `bytes` (doubling, up to one chunk).
+    private func reserveBuffer(_ bytes: Int) {
+        let target = min(chunkBytes, max(bytes, 2 * buffer.count, 4096))
+        buffer.append(contentsOf: repeatElement(0, count: target - buffer.count))
     }
 
     private func finishChunk() throws {

@@ -50,6 +50,17 @@ public struct ChunkRecord: Hashable, Sendable {
         rawLength + rawLength / 128 + 1024
     }
 
+    /// The fewest payload bytes that can hold `rawLength` bytes in `codec` (`Spec/FORMAT.md`
+    /// §4.1): no codec expands further (zstd at most 32768:1, with RLE blocks; deflate at most
+    /// 1032:1), so a shorter payload is corrupt — and is refused before its output is allocated.
+    public static func minStoredLength(rawLength: Int, codec: ChunkCodec) -> Int {
+        switch codec {
+        case .none: rawLength
+        case .zstd: rawLength / 32768
+        case .zlib: rawLength / 1032
+        }
+    }
+
     /// Total bytes of the record, header included.
     public var recordLength: Int { Self.size + storedLength }
 
@@ -88,6 +99,9 @@ public struct ChunkRecord: Hashable, Sendable {
         }
         level = Int(try reader.read(Int32.self))
         payloadChecksum = try reader.read(UInt32.self)
+        guard storedLength >= Self.minStoredLength(rawLength: rawLength, codec: codec) else {
+            throw FormatError(.outOfRange, at: 24, "stored length \(storedLength) is too short to hold \(rawLength) raw bytes in \(codec)")
+        }
         guard storedLength <= Self.maxStoredLength(rawLength: rawLength) else {
             throw FormatError(.outOfRange, at: 24, "stored length \(storedLength) exceeds the bound for \(rawLength) raw bytes")
         }

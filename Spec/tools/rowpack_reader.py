@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover - exercised only without the package
 __all__ = [
     "RowpackError", "NotAContainer", "UnsupportedVersion", "CorruptContainer",
     "Header", "Commit", "Container", "open_container", "crc32c", "shuffle", "unshuffle",
-    "max_stored_length", "zstd_frame_size",
+    "max_stored_length", "min_stored_length", "zstd_frame_size",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -93,6 +93,11 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # u32 0xFD2FB528 (RFC 8878 §3.1.1)
 def max_stored_length(raw_length: int) -> int:
     """§4, §9: the most payload bytes a chunk of ``raw_length`` raw bytes may store."""
     return raw_length + raw_length // 128 + 1024
+
+
+def min_stored_length(raw_length: int, codec: int) -> int:
+    """§4.1: the fewest payload bytes that can hold ``raw_length`` raw bytes in ``codec``."""
+    return {0: raw_length, 1: raw_length // 1032, 2: raw_length // 32768}[codec]
 
 # ---------------------------------------------------------------------------------------------
 # Errors
@@ -703,6 +708,10 @@ def _parse_record(container, buf: bytes, offset: int, c: int) -> ChunkRecord:
             f"({max_stored_length(raw_length)})", offset=offset + 24, chunk=c)
     if codec not in CODEC_NAMES:
         raise CorruptContainer(path, f"unknown codec {codec}", offset=offset + 32, chunk=c)
+    if stored_length < min_stored_length(raw_length, codec):
+        raise CorruptContainer(
+            path, f"stored length {stored_length} is too short to hold {raw_length} raw bytes in {CODEC_NAMES[codec]}",
+            offset=offset + 24, chunk=c)
     if filt not in FILTER_NAMES:
         raise CorruptContainer(path, f"unknown filter {filt}", offset=offset + 33, chunk=c)
     if element_size < 1 or (filt == FILTER_NONE and element_size != 1):

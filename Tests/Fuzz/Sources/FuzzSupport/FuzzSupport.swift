@@ -1,0 +1,48 @@
+import RowpackFormat
+
+// Helpers shared by the harnesses: reading fields out of the fuzzer's bytes, and re-sealing
+// checksums so mutations reach the checks that come after the CRC.
+
+/// The fuzzer's input as an array (an empty one when libFuzzer passes no bytes).
+public func inputBytes(_ start: UnsafeRawPointer?, _ count: Int) -> [UInt8] {
+    guard let start, count > 0 else { return [] }
+    return Array(UnsafeRawBufferPointer(start: start, count: count))
+}
+
+/// The little-endian `UInt64` at `offset`, or nil if the bytes end first.
+public func loadUInt64(_ bytes: [UInt8], at offset: Int) -> UInt64? {
+    guard offset >= 0, offset <= bytes.count - 8 else { return nil }
+    var value: UInt64 = 0
+    for i in 0..<8 { value |= UInt64(bytes[offset + i]) << (8 * i) }
+    return value
+}
+
+/// The little-endian `UInt32` at `offset`, or nil if the bytes end first.
+public func loadUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32? {
+    guard offset >= 0, offset <= bytes.count - 4 else { return nil }
+    var value: UInt32 = 0
+    for i in 0..<4 { value |= UInt32(bytes[offset + i]) << (8 * i) }
+    return value
+}
+
+/// Stores `value` little-endian at `offset` (which must fit).
+public func storeUInt32(_ value: UInt32, into bytes: inout [UInt8], at offset: Int) {
+    for i in 0..<4 { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * i)) }
+}
+
+/// Replaces the CRC-32C stored at `crcAt` with the checksum of `bytes[from..<crcAt]`, if both
+/// lie inside `bytes`. Returns whether anything changed.
+@discardableResult
+public func reseal(_ bytes: inout [UInt8], from: Int, crcAt: Int) -> Bool {
+    guard from >= 0, from <= crcAt, crcAt <= bytes.count - 4 else { return false }
+    let crc = CRC32C.checksum(bytes[from..<crcAt])
+    guard loadUInt32(bytes, at: crcAt) != crc else { return false }
+    storeUInt32(crc, into: &bytes, at: crcAt)
+    return true
+}
+
+/// Stops the process with a message libFuzzer reports as a crash: for broken invariants
+/// (a round trip that does not round-trip), never for rejected input.
+public func invariant(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String) {
+    if !condition() { fatalError("invariant violated: \(message())") }
+}
