@@ -69,7 +69,7 @@ public final class ContainerWriter {
         self.header = header
         self.durability = options.durability
         self.autoCommitChunks = options.autoCommitChunks
-        self.maxChunksInFlight = max(1, options.maxChunksInFlight)
+        self.maxChunksInFlight = max(1, options.maxChunksInFlight ?? max(2, (8 << 20) / (header.rowsPerChunk * header.rowBytes)))
         self.encoding = ChunkEncoding(
             codec: header.codec, level: header.level, filter: header.filter, elementSize: header.dtype.shuffleElementSize)
         self.chunkBytes = header.rowsPerChunk * header.rowBytes

@@ -32,13 +32,14 @@ public struct WriterOptions: Sendable {
     /// Commit automatically after this many new chunks have been written; nil for never.
     public var autoCommitChunks: Int?
     /// Chunks compressed concurrently while appending continues; bounds memory to about
-    /// `(maxChunksInFlight + 1) × chunk size`.
-    public var maxChunksInFlight: Int
+    /// `(maxChunksInFlight + 1) × chunk size`. When nil, as many as fit in 8 MiB (at least 2):
+    /// enough queued work to keep every core compressing while the appending thread writes.
+    public var maxChunksInFlight: Int?
 
     /// Default options: zstd-1, shuffle for multi-byte elements, 64 KiB chunks, durable commits.
     public init(
         rowsPerChunk: Int? = nil, targetChunkBytes: Int = 64 * 1024, codec: ChunkCodec = .zstd, level: Int? = nil,
-        shuffle: Bool? = nil, durability: Durability = .durable, autoCommitChunks: Int? = nil, maxChunksInFlight: Int = 4
+        shuffle: Bool? = nil, durability: Durability = .durable, autoCommitChunks: Int? = nil, maxChunksInFlight: Int? = nil
     ) {
         self.rowsPerChunk = rowsPerChunk
         self.targetChunkBytes = targetChunkBytes

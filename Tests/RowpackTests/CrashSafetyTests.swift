@@ -141,8 +141,8 @@ import RowpackFormat
         try writer?.append(rawRows: committed)
         try writer?.commit()
         let committedLength = try fileSize(path)
-        // 6 MiB of incompressible rows: the writer must have flushed some of them.
-        try writer?.append(rawRows: random.bytes(400 * rowBytes))
+        // 19 MiB of incompressible rows: more than the writer keeps in flight, so some are on disk.
+        try writer?.append(rawRows: random.bytes(1200 * rowBytes))
         writer = nil
         #expect(try fileSize(path) > committedLength, "the test needs uncommitted bytes on disk")
 
