@@ -35,13 +35,13 @@ struct Demo: ParsableCommand {
         defer { if dir == nil { try? FileManager.default.removeItem(atPath: directory) } }
         let containerPath = directory + "/sensor.rowpack"
         let npyPath = directory + "/sensor.npy"
-        let channels = SensorStream.channels
+        var stream = SampleSensor()
+        let channels = stream.channels
         let rowBytes = channels * 4
         try say("Rowpack demo: \(rows) rows of float32 × \(channels) (a simulated \(channels)-channel sensor), \(formatBytes(rows * rowBytes)) raw")
 
         // Append one row at a time, as a logging program would.
         let writer = try ContainerWriter.create(at: containerPath, dtype: .float32, rowShape: [channels], overwrite: true)
-        var stream = SensorStream(seed: 42)
         var row = [Float](repeating: 0, count: channels)
         var appendSeconds = 0.0
         for index in 0..<rows {
@@ -66,8 +66,8 @@ struct Demo: ParsableCommand {
                    reader.header.rowsPerChunk))
 
         // Random single rows and 100-row slices, checked against a regenerated source.
-        var generator = SplitMix(seed: 7)
-        let reference = SensorStream.reference(rows: rows)
+        var generator = SplitMix64(seed: 7)
+        let reference = SampleSensor.rows(rows)
         var latencies: [Double] = []
         for _ in 0..<10_000 {
             let index = Int(generator.next() % UInt64(rows))
@@ -124,55 +124,5 @@ struct Demo: ParsableCommand {
     private func percentile(_ values: [Double], _ p: Double) -> Double {
         let sorted = values.sorted()
         return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
-    }
-}
-
-/// SplitMix64: a small, fast, seeded generator.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    mutating func unit() -> Float { Float(Int64(bitPattern: next()) >> 40) / Float(1 << 23) }
-}
-
-/// A simulated sensor: each channel a smooth random walk around its own level, plus noise.
-struct SensorStream {
-    static let channels = 64
-    private var generator: SplitMix
-    private var level: [Float]
-    private var drift: [Float]
-
-    init(seed: UInt64) {
-        generator = SplitMix(seed: seed)
-        level = (0..<Self.channels).map { Float($0) * 10 }
-        drift = [Float](repeating: 0, count: Self.channels)
-    }
-
-    mutating func next(into row: inout [Float]) {
-        for channel in 0..<Self.channels {
-            drift[channel] = 0.95 * drift[channel] + 0.05 * generator.unit()
-            level[channel] += drift[channel]
-            row[channel] = level[channel] + 0.01 * generator.unit()
-        }
-    }
-
-    /// The first `rows` rows, flattened.
-    static func reference(rows: Int) -> [Float] {
-        var stream = SensorStream(seed: 42)
-        var row = [Float](repeating: 0, count: channels)
-        var all: [Float] = []
-        all.reserveCapacity(rows * channels)
-        for _ in 0..<rows {
-            stream.next(into: &row)
-            all.append(contentsOf: row)
-        }
-        return all
     }
 }

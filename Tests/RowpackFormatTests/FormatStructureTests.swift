@@ -31,17 +31,6 @@ private func referenceCRC32C(_ bytes: some Sequence<UInt8>) -> UInt32 {
     return ~crc
 }
 
-private struct Random: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 private let uuid: [UInt8] = [0x10, 0x32, 0x54, 0x76, 0x98, 0xBA, 0xDC, 0xFE, 1, 2, 3, 4, 5, 6, 7, 8]
 
 private func makeHeader(
@@ -67,7 +56,7 @@ private func makeHeader(
     /// The slicing-by-8 loop agrees with the bitwise definition at every length and alignment,
     /// and seeds continue a checksum.
     @Test func matchesBitwiseDefinition() {
-        var random = Random(state: 1)
+        var random = SplitMix64(seed: 1)
         let data = (0..<300).map { _ in UInt8(truncatingIfNeeded: random.next()) }
         for start in 0..<9 {
             for end in start...min(data.count, start + 70) {

@@ -75,20 +75,10 @@ func truncateFile(_ path: String, to length: Int) throws {
 
 // MARK: - Random data
 
-/// SplitMix64: a small, fast, seedable generator so every random test is reproducible.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
+/// The library's seeded generator, so every random test is reproducible.
+typealias SeededRandom = SplitMix64
 
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     /// `count` random bytes.
     mutating func bytes(_ count: Int) -> [UInt8] {
         var result = [UInt8]()

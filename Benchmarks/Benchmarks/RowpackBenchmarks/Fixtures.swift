@@ -2,22 +2,6 @@ import Foundation
 import Rowpack
 import RowpackFormat
 
-/// Deterministic 64-bit generator (SplitMix64): the same seed gives the same data and the same
-/// random row picks on every run, so allocation counts are repeatable.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    mutating func unit() -> Float { Float(Int64(bitPattern: next()) >> 40) / Float(1 << 23) }
-}
-
 /// The suite's data and files, made on first use and shared by every benchmark of one process.
 ///
 /// `@unchecked Sendable`: package-benchmark runs setup, measured closures and teardown of one
@@ -48,20 +32,7 @@ final class Fixtures: @unchecked Sendable {
 
     /// The sensor data, flattened (rows × 64): each channel a smooth random walk around its own
     /// level plus a little noise (the model of `rowpack demo`).
-    private(set) lazy var sensor: [Float] = {
-        var generator = SplitMix(seed: 42)
-        var level = (0..<Self.channels).map { Float($0) * 10 }
-        var drift = [Float](repeating: 0, count: Self.channels)
-        var values = [Float](repeating: 0, count: rows * Self.channels)
-        for row in 0..<rows {
-            for channel in 0..<Self.channels {
-                drift[channel] = 0.95 * drift[channel] + 0.05 * generator.unit()
-                level[channel] += drift[channel]
-                values[row * Self.channels + channel] = level[channel] + 0.01 * generator.unit()
-            }
-        }
-        return values
-    }()
+    private(set) lazy var sensor: [Float] = SampleSensor.rows(rows, seed: 42, channels: Self.channels)
 
     /// The first rows of ``sensor`` as separate one-row arrays, for `append([Float])` per row.
     private(set) lazy var sensorRows: [[Float]] = (0..<min(rows, 4096)).map {
@@ -106,7 +77,7 @@ final class Fixtures: @unchecked Sendable {
 
     /// `count` row numbers drawn from `0..<rows` with a fixed seed.
     func randomRows(_ count: Int, seed: UInt64, below limit: Int? = nil) -> [Int] {
-        var generator = SplitMix(seed: seed)
+        var generator = SplitMix64(seed: seed)
         let bound = UInt64(limit ?? rows)
         return (0..<count).map { _ in Int(generator.next() % bound) }
     }

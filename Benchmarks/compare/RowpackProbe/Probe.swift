@@ -32,19 +32,6 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
     return sorted[min(max(rank, 0), sorted.count - 1)]
 }
 
-/// SplitMix64 for the random row picks: each tool draws its own seeded picks; what matters is
-/// that they are uniform over all rows.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @main
 enum RowpackProbe {
     static func main() throws {
@@ -189,7 +176,7 @@ enum RowpackProbe {
             result["open_ms"] = percentile(opens, 50) * 1e3
 
             // Random single rows and 100-row slices, each from a fresh reader with a 16 MiB cache.
-            var generator = SplitMix(state: UInt64(seed))
+            var generator = SplitMix64(seed: UInt64(seed))
             func latencies(span: Int) throws -> [Double] {
                 let reader = try ContainerReader(path: containerPath, cacheBytes: 16 << 20)
                 var times: [Double] = []
