@@ -141,6 +141,34 @@ def tree_size(path):
     return os.path.getsize(path)
 
 
+class ArrayReader:
+    """Reads through any object indexed like a numpy array (h5py, PyTables, zarr, blosc2)."""
+
+    def __init__(self, array, close=lambda: None):
+        self.a = array
+        self._close = close
+
+    def row(self, i):
+        return self.a[i]
+
+    def rows(self, i, j):
+        return self.a[i:j]
+
+    def all(self):
+        return self.a[:]
+
+    def close(self):
+        self._close()
+
+
+class CallbackWriter:
+    """A writer made of an append function and a close function."""
+
+    def __init__(self, append, close=lambda: None):
+        self.append = append
+        self.close = close
+
+
 class NpyAppendArrayTool:
     name = "npy-append-array"
     modules = ["npy_append_array"]
@@ -191,39 +219,19 @@ class H5pyTool:
             shuffle=True, **hdf5plugin.Zstd(clevel=1),
         )
 
-        class Writer:
-            def append(self, batch):
-                n = ds.shape[0]
-                ds.resize(n + len(batch), axis=0)
-                ds[n:] = batch
+        def append(batch):
+            n = ds.shape[0]
+            ds.resize(n + len(batch), axis=0)
+            ds[n:] = batch
 
-            def close(self):
-                f.close()
-
-        return Writer()
+        return CallbackWriter(append, f.close)
 
     def open(self, path):
         import h5py
         import hdf5plugin  # noqa: F401  (registers the zstd filter)
 
-        class Reader:
-            def __init__(self):
-                self.f = h5py.File(path, "r", rdcc_nbytes=16 << 20)
-                self.ds = self.f["data"]
-
-            def row(self, i):
-                return self.ds[i]
-
-            def rows(self, i, j):
-                return self.ds[i:j]
-
-            def all(self):
-                return self.ds[:]
-
-            def close(self):
-                self.f.close()
-
-        return Reader()
+        f = h5py.File(path, "r", rdcc_nbytes=16 << 20)
+        return ArrayReader(f["data"], f.close)
 
 
 class PyTablesTool:
@@ -243,36 +251,13 @@ class PyTablesTool:
             expectedrows=len(data),
         )
 
-        class Writer:
-            def append(self, batch):
-                arr.append(batch)
-
-            def close(self):
-                f.close()
-
-        return Writer()
+        return CallbackWriter(arr.append, f.close)
 
     def open(self, path):
         import tables
 
-        class Reader:
-            def __init__(self):
-                self.f = tables.open_file(path, "r", CHUNK_CACHE_SIZE=16 << 20)
-                self.a = self.f.root.data
-
-            def row(self, i):
-                return self.a[i]
-
-            def rows(self, i, j):
-                return self.a[i:j]
-
-            def all(self):
-                return self.a[:]
-
-            def close(self):
-                self.f.close()
-
-        return Reader()
+        f = tables.open_file(path, "r", CHUNK_CACHE_SIZE=16 << 20)
+        return ArrayReader(f.root.data, f.close)
 
 
 class ZarrTool:
@@ -291,35 +276,12 @@ class ZarrTool:
             compressors=zarr.codecs.BloscCodec(cname="zstd", clevel=1, shuffle="shuffle"),
         )
 
-        class Writer:
-            def append(self, batch):
-                z.append(batch, axis=0)
-
-            def close(self):
-                pass
-
-        return Writer()
+        return CallbackWriter(lambda batch: z.append(batch, axis=0))
 
     def open(self, path):
         import zarr
 
-        class Reader:
-            def __init__(self):
-                self.z = zarr.open_array(path, mode="r")
-
-            def row(self, i):
-                return self.z[i]
-
-            def rows(self, i, j):
-                return self.z[i:j]
-
-            def all(self):
-                return self.z[:]
-
-            def close(self):
-                pass
-
-        return Reader()
+        return ArrayReader(zarr.open_array(path, mode="r"))
 
 
 class Blosc2Tool:
@@ -335,37 +297,17 @@ class Blosc2Tool:
         cparams = blosc2.CParams(codec=blosc2.Codec.ZSTD, clevel=1, filters=[blosc2.Filter.SHUFFLE], filters_meta=[0])
         a = blosc2.empty((0,) + shape, dtype=data.dtype, chunks=(rpc,) + shape, urlpath=path, mode="w", cparams=cparams)
 
-        class Writer:
-            def append(self, batch):
-                n = a.shape[0]
-                a.resize((n + len(batch),) + shape)
-                a[n:] = batch
+        def append(batch):
+            n = a.shape[0]
+            a.resize((n + len(batch),) + shape)
+            a[n:] = batch
 
-            def close(self):
-                pass
-
-        return Writer()
+        return CallbackWriter(append)
 
     def open(self, path):
         import blosc2
 
-        class Reader:
-            def __init__(self):
-                self.a = blosc2.open(path, mode="r")
-
-            def row(self, i):
-                return self.a[i]
-
-            def rows(self, i, j):
-                return self.a[i:j]
-
-            def all(self):
-                return self.a[:]
-
-            def close(self):
-                pass
-
-        return Reader()
+        return ArrayReader(blosc2.open(path, mode="r"))
 
 
 PEERS = [NpyAppendArrayTool(), H5pyTool(), PyTablesTool(), ZarrTool(), Blosc2Tool()]
