@@ -4,13 +4,16 @@ PYTHON ?= python3
 ROWPACK_BIN := $(CURDIR)/.build/release/rowpack
 export ROWPACK_BIN
 
-.PHONY: deps build demo test test-swift test-python clean
+.PHONY: deps test-deps build demo test test-swift test-python clean
 
-# System libraries (zlib, libzstd) and the Python packages the interop tests use.
+# The system libraries Rowpack links: zlib and libzstd.
 deps:
 	@dpkg -s zlib1g-dev libzstd-dev >/dev/null 2>&1 || { \
 		echo "installing zlib1g-dev libzstd-dev"; \
 		apt-get update -qq && apt-get install -y -qq zlib1g-dev libzstd-dev >/dev/null; }
+
+# The Python packages the interop tests use.
+test-deps: deps
 	@$(PYTHON) -c "import numpy, npy_append_array, zstandard, pytest" 2>/dev/null || { \
 		echo "installing Python test packages"; \
 		$(PYTHON) -m pip install -q -r Tests/interop/requirements.txt; }
@@ -21,14 +24,14 @@ build: deps
 demo: build
 	$(ROWPACK_BIN) demo
 
-test: build
+test: test-deps build
 	$(SWIFT) test
 	$(PYTHON) -m pytest -q Tests/interop Spec/tools
 
 test-swift: deps
 	$(SWIFT) test
 
-test-python: build
+test-python: test-deps build
 	$(PYTHON) -m pytest -q Tests/interop Spec/tools
 
 clean:
