@@ -176,6 +176,7 @@ public final class ContainerReader: Sendable {
         var failure: (any Error)?
         let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             do {
+                adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
                 try read(rows: range, into: UnsafeMutableRawBufferPointer(buffer))
                 initialized = count
             } catch {
@@ -319,6 +320,7 @@ func filled(count: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> Void) 
     var failure: (any Error)?
     let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
         do {
+            adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
             try body(UnsafeMutableRawBufferPointer(buffer))
             initialized = count
         } catch {
