@@ -52,11 +52,6 @@ public struct ByteReader: Sendable {
         defer { offset += count }
         return bytes[offset..<offset + count]
     }
-
-    /// Skips `count` bytes.
-    public mutating func skip(_ count: Int) throws(FormatError) {
-        _ = try readBytes(count)
-    }
 }
 
 /// Appends little-endian fields to a byte array; the writing twin of ``ByteReader``.

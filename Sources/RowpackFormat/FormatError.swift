@@ -54,13 +54,6 @@ public struct FormatError: Error, Hashable, Sendable, CustomStringConvertible {
         return copy
     }
 
-    /// The same error attributed to a chunk.
-    public func inChunk(_ chunk: Int) -> FormatError {
-        var copy = self
-        copy.chunk = chunk
-        return copy
-    }
-
     public var description: String {
         var text = detail
         if let chunk { text += " (chunk \(chunk)" + (offset.map { ", byte \($0))" } ?? ")") }

@@ -472,7 +472,6 @@ private func makeHeader(
     @Test func descriptionNamesPlace() {
         let error = FormatError(.checksumMismatch, at: 100, "payload checksum mismatch")
         #expect(error.description.contains("100"))
-        #expect(error.inChunk(7).description.contains("chunk 7"))
         #expect(error.shifted(by: 1000).offset == 1100)
         #expect(error.shifted(by: Int.max).offset != nil, "shifting never traps")
         #expect(FormatError.Code.truncated != FormatError.Code.badMagic)
