@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import RowpackFormat
 import Synchronization
@@ -41,7 +38,7 @@ extension ContainerReader {
             try target.append { write in try streamBlocks(range, progress: progress, write: write) }
             return range.count
         }
-        try writeNewNpy(to: path, shape: [range.count] + header.rowShape, durability: durability) { write in
+        try NpyFile.create(at: path, dtype: header.dtype, shape: [range.count] + header.rowShape, durability: durability) { write in
             try streamBlocks(range, progress: progress, write: write)
         }
         return range.count
@@ -51,7 +48,7 @@ extension ContainerReader {
     /// `.npy` file, as ``export(to:rows:append:durability:progress:)`` does for a range.
     public func export(to path: String, gathering indices: [Int], durability: Durability = .durable) throws {
         let rowsPerBlock = max(1, Self.exportBlockBytes / header.rowBytes)
-        try writeNewNpy(to: path, shape: [indices.count] + header.rowShape, durability: durability) { write in
+        try NpyFile.create(at: path, dtype: header.dtype, shape: [indices.count] + header.rowShape, durability: durability) { write in
             var start = 0
             while start < indices.count {
                 let end = min(indices.count, start + rowsPerBlock)
@@ -59,44 +56,6 @@ extension ContainerReader {
                 start = end
             }
         }
-    }
-
-    /// Creates `path` as a `.npy` of `shape` in the container's dtype: canonical header, then the
-    /// bytes `fill` passes to its writer, into a temporary file that is synced and renamed into
-    /// place.
-    func writeNewNpy(
-        to path: String, shape: [Int], durability: Durability,
-        fill: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
-    ) throws {
-        let npyHeader: [UInt8]
-        do { npyHeader = try NpyHeader.canonical(dtype: header.dtype, shape: shape) } catch {
-            throw RowpackError(error, path: path)
-        }
-        let dataBytes = shape.reduce(header.dtype.itemSize, *)  // cannot overflow: canonical() checked it
-        let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let output: FileIO
-        do { output = try FileIO.openForWriting(temporary, create: true) } catch let error as RowpackError {
-            throw RowpackError(.io, path: path, "cannot create the export: \(error.message)", errno: error.errno)
-        }
-        do {
-            try output.write(npyHeader, at: 0)
-            var at = npyHeader.count
-            try fill { block in
-                try output.write(block, at: at)
-                at += block.count
-            }
-            guard at == npyHeader.count + dataBytes else {
-                throw RowpackError(.io, path: path, "export wrote \(at - npyHeader.count) data bytes, expected \(dataBytes)")
-            }
-            if durability != .none { try output.sync() }
-            guard rename(temporary, path) == 0 else {
-                throw RowpackError(.io, path: path, "cannot rename the export into place: \(String(cString: strerror(errno)))", errno: errno)
-            }
-        } catch {
-            unlink(temporary)
-            throw error
-        }
-        if durability != .none { syncDirectory(of: path) }
     }
 
     /// Decodes `range` in blocks of whole chunks and hands each block to `write`, decoding the

@@ -48,9 +48,7 @@ extension ContainerReader {
 
     /// Rows `range` restricted to `slices` of the trailing axes, as typed values in C order.
     public func read<T: RowElement>(rows range: Range<Int>, slicing slices: [Range<Int>], as type: T.Type) throws -> [T] {
-        guard T.dtype == header.dtype else {
-            throw RowpackError(.mismatch, path: path, "dtype mismatch: the container holds \(header.dtype), requested \(T.dtype)")
-        }
+        try checkType(T.self)
         let bytes = try read(rows: range, slicing: slices)
         return bytes.withUnsafeBytes { Array($0.bindMemory(to: T.self)) }
     }
@@ -60,7 +58,7 @@ extension ContainerReader {
     public func export(to path: String, rows range: Range<Int>, slicing slices: [Range<Int>], durability: Durability = .durable) throws {
         let plan = try SlicePlan(shape: header.rowShape, itemSize: header.dtype.itemSize, slices: slices, path: self.path)
         let rowsPerBlock = max(1, Self.exportBlockBytes / max(1, header.rowBytes))
-        try writeNewNpy(to: path, shape: [range.count] + plan.ranges.map(\.count), durability: durability) { write in
+        try NpyFile.create(at: path, dtype: header.dtype, shape: [range.count] + plan.ranges.map(\.count), durability: durability) { write in
             var start = range.lowerBound
             while start < range.upperBound {
                 let end = min(range.upperBound, start + rowsPerBlock)

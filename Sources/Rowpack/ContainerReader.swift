@@ -296,7 +296,7 @@ public final class ContainerReader: Sendable {
         }
     }
 
-    private func checkType<T: RowElement>(_: T.Type) throws {
+    func checkType<T: RowElement>(_: T.Type) throws {
         guard T.dtype == header.dtype else {
             throw RowpackError(.mismatch, path: path, "dtype mismatch: the container holds \(header.dtype), requested \(T.dtype)")
         }

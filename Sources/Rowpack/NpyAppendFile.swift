@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 public import RowpackFormat
 
 /// Appends rows to an existing `.npy` file in place — safely.
@@ -160,25 +157,8 @@ public final class NpyAppendFile {
     /// Rewrites `file` with numpy's canonical header: data copied to a temporary file, synced,
     /// renamed over the original, directory synced.
     private static func rewriteCanonical(_ file: NpyFile, durability: Durability) throws {
-        let header: [UInt8]
-        do { header = try NpyHeader.canonical(dtype: file.header.dtype, shape: file.header.shape) } catch { throw RowpackError(error, path: file.path) }
-        let temporary = file.path + ".tmp-\(getpid())"
-        let output = try FileIO.openForWriting(temporary, create: true, truncate: true)
-        do {
-            try output.write(header, at: 0)
-            var at = header.count
-            try file.forEachBlock { block, _ in
-                try output.write(block, at: at)
-                at += block.count
-            }
-            if durability != .none { try output.sync() }
-            guard rename(temporary, file.path) == 0 else {
-                throw RowpackError(.io, path: file.path, "cannot rename \(temporary) into place", errno: errno)
-            }
-        } catch {
-            unlink(temporary)
-            throw error
+        try NpyFile.create(at: file.path, dtype: file.header.dtype, shape: file.header.shape, durability: durability) { write in
+            try file.forEachBlock { block, _ in try write(block) }
         }
-        if durability != .none { syncDirectory(of: file.path) }
     }
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 public import RowpackFormat
 
 /// A `.npy` file opened to read its rows: the parsed header and positional reads of its data.
@@ -72,6 +75,48 @@ public struct NpyFile: Sendable {
             throw RowpackError(
                 .mismatch, path: path, "row shape mismatch: the file's rows are \(header.rowShape), \(target) holds rows of \(rowShape)")
         }
+    }
+
+    /// Creates `path` as a `.npy` of `dtype` and `shape` with numpy's canonical header, followed
+    /// by the data bytes `fill` passes to its writer (exactly `product(shape) × itemSize`). They
+    /// go to a temporary file in the same directory that is synced and renamed into place, so
+    /// `path` never holds a partial file; on any failure the temporary file is removed.
+    ///
+    /// - Throws: ``RowpackError`` for an invalid shape, a wrong data size, I/O failures, or
+    ///   whatever `fill` throws.
+    static func create(
+        at path: String, dtype: DType, shape: [Int], durability: Durability,
+        fill: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) throws {
+        let npyHeader: [UInt8]
+        do { npyHeader = try NpyHeader.canonical(dtype: dtype, shape: shape) } catch {
+            throw RowpackError(error, path: path)
+        }
+        let dataBytes = shape.reduce(dtype.itemSize, *)  // cannot overflow: canonical() checked it
+        let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let output: FileIO
+        do { output = try FileIO.openForWriting(temporary, create: true) } catch let error as RowpackError {
+            throw RowpackError(.io, path: path, "cannot create the .npy file: \(error.message)", errno: error.errno)
+        }
+        do {
+            try output.write(npyHeader, at: 0)
+            var at = npyHeader.count
+            try fill { block in
+                try output.write(block, at: at)
+                at += block.count
+            }
+            guard at == npyHeader.count + dataBytes else {
+                throw RowpackError(.io, path: path, "wrote \(at - npyHeader.count) data bytes, expected \(dataBytes)")
+            }
+            if durability != .none { try output.sync() }
+            guard rename(temporary, path) == 0 else {
+                throw RowpackError(.io, path: path, "cannot rename the new file into place: \(String(cString: strerror(errno)))", errno: errno)
+            }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        if durability != .none { syncDirectory(of: path) }
     }
 
     /// Reads rows `range` into `buffer` (exactly `range.count × rowBytes` bytes).

@@ -106,16 +106,7 @@ func registerReadBenchmarks(_ fixtures: Fixtures) {
     let bulk = Benchmark.Configuration(
         metrics: bytesMetrics, timeUnits: .milliseconds, maxIterations: 10, thresholds: tolerances(bytesMetrics))
     Benchmark("Read.full.sequential", configuration: bulk) { benchmark in
-        let reader = try ContainerReader(path: fixtures.sensorContainer, cacheBytes: cacheBytes)
-        var output = [UInt8](repeating: 0, count: fixtures.datasetBytes)
-        let start = DispatchTime.now().uptimeNanoseconds
-        benchmark.startMeasurement()
-        try output.withUnsafeMutableBytes { try reader.read(rows: 0..<fixtures.rows, into: $0) }
-        benchmark.stopMeasurement()
-        let elapsed = DispatchTime.now().uptimeNanoseconds - start
-        benchmark.measurement(
-            megabytesPerSecondMetric, megabytesPerSecond(bytes: fixtures.datasetBytes, nanoseconds: elapsed))
-        blackHole(output)
+        try measureFullRead(benchmark, reader: try ContainerReader(path: fixtures.sensorContainer, cacheBytes: cacheBytes))
     } setup: {
         try await makeContainer()
     }

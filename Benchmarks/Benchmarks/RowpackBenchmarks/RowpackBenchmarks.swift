@@ -16,6 +16,20 @@ import RowpackFormat
 /// Megabytes per second of raw rows moved by one iteration.
 let megabytesPerSecondMetric = BenchmarkMetric.custom("MBps", polarity: .prefersLarger, useScalingFactor: false)
 
+/// Reads every row of the sensor dataset from `reader` into one buffer, measured, and records
+/// the rate as ``megabytesPerSecondMetric``.
+func measureFullRead(_ benchmark: Benchmark, reader: ContainerReader) throws {
+    let fixtures = Fixtures.shared
+    var output = [UInt8](repeating: 0, count: fixtures.datasetBytes)
+    let start = DispatchTime.now().uptimeNanoseconds
+    benchmark.startMeasurement()
+    try output.withUnsafeMutableBytes { try reader.read(rows: 0..<fixtures.rows, into: $0) }
+    benchmark.stopMeasurement()
+    let elapsed = DispatchTime.now().uptimeNanoseconds - start
+    benchmark.measurement(megabytesPerSecondMetric, megabytesPerSecond(bytes: fixtures.datasetBytes, nanoseconds: elapsed))
+    blackHole(output)
+}
+
 /// Loose on time (shared 2-core machines vary by ±50%), strict on allocations (deterministic).
 /// Only p90 is compared with the recorded static thresholds; a relative tolerance is symmetric, so:
 func tolerances(_ metrics: [BenchmarkMetric]) -> [BenchmarkMetric: BenchmarkThresholds] {
@@ -77,16 +91,7 @@ let benchmarks: @Sendable () -> Void = {
             // Read every row back into one buffer.
             let stored = "decode-\(suffix).rowpack"
             Benchmark("Decode.\(suffix)", configuration: bulk) { benchmark in
-                let reader = try ContainerReader(path: fixtures.path(stored))
-                var output = [UInt8](repeating: 0, count: fixtures.datasetBytes)
-                let start = DispatchTime.now().uptimeNanoseconds
-                benchmark.startMeasurement()
-                try output.withUnsafeMutableBytes { try reader.read(rows: 0..<fixtures.rows, into: $0) }
-                benchmark.stopMeasurement()
-                let elapsed = DispatchTime.now().uptimeNanoseconds - start
-                benchmark.measurement(
-                    megabytesPerSecondMetric, megabytesPerSecond(bytes: fixtures.datasetBytes, nanoseconds: elapsed))
-                blackHole(output)
+                try measureFullRead(benchmark, reader: try ContainerReader(path: fixtures.path(stored)))
             } setup: {
                 _ = fixtures.makeSensorContainer(name: stored, options: options)
             } teardown: {
