@@ -1,7 +1,7 @@
 import RowpackFormat
 
-/// Reading the structures of `Spec/FORMAT.md` from a file: the header, the newest valid commit
-/// (§7, including the backward scan past a torn tail) and index leaves.
+/// Reading the structures of `Spec/FORMAT.md` from a file: the header, a commit's root (the
+/// search for the newest commit is ``CommitSearch``), index leaves and chunk records.
 enum ContainerLayout {
     /// Reads and checks the file header.
     static func readHeader(_ io: FileIO, fileSize: Int) throws -> FileHeader {
@@ -18,11 +18,9 @@ enum ContainerLayout {
         do { return try FileHeader(decoding: bytes) } catch { throw RowpackError(error, path: io.path) }
     }
 
-    /// Decodes the commit whose trailer starts at `offset`, including its root page.
-    static func readCommit(_ io: FileIO, header: FileHeader, at offset: Int) throws -> Snapshot {
-        let bytes = try io.read(count: CommitTrailer.size, at: offset, what: "the commit trailer")
-        let trailer: CommitTrailer
-        do { trailer = try CommitTrailer(decoding: bytes, at: offset, header: header) } catch { throw RowpackError(error, path: io.path) }
+    /// Reads and checks the index root of `trailer`, a trailer that passed its own checks, and
+    /// returns its commit (§6.2 checks 11 and 12).
+    static func readCommit(_ io: FileIO, header: FileHeader, trailer: CommitTrailer) throws -> Snapshot {
         let expectedLeaves = trailer.chunks / header.leafCapacity + (trailer.chunks % header.leafCapacity > 0 ? 1 : 0)
         guard trailer.root.length == IndexPage.length(entries: expectedLeaves) else {
             throw RowpackError(
@@ -38,49 +36,6 @@ enum ContainerLayout {
             throw RowpackError(.corrupt, path: io.path, "index root checksum does not match its commit", offset: trailer.root.offset)
         }
         return Snapshot(trailer: trailer, leaves: root.entries)
-    }
-
-    /// Finds the newest valid commit at or below `fileSize` (`Spec/FORMAT.md` §7): first the
-    /// trailer that ends the file, then a backward scan for the end magic.
-    ///
-    /// Cost: two or three reads when the file ends in a valid commit; otherwise a scan of the
-    /// uncommitted tail in 1 MiB blocks.
-    static func newestCommit(_ io: FileIO, header: FileHeader, fileSize: Int) throws -> Snapshot {
-        let headerLength = header.byteCount
-        var firstError: RowpackError?
-        if fileSize - CommitTrailer.size >= headerLength {
-            do {
-                return try readCommit(io, header: header, at: fileSize - CommitTrailer.size)
-            } catch let error as RowpackError where error.code == .corrupt {
-                firstError = error  // a torn or damaged last commit: look for the one before
-            }
-        }
-        let magic = CommitTrailer.endMagic
-        let block = 1 << 20
-        var blockEnd = fileSize
-        while blockEnd - headerLength >= CommitTrailer.size {
-            // Overlap blocks by 7 bytes so a magic straddling a boundary is still seen.
-            let blockStart = max(headerLength, blockEnd - block)
-            let bytes = try io.read(count: blockEnd - blockStart, at: blockStart, what: "the commit scan")
-            var position = bytes.count - magic.count
-            while position >= 0 {
-                if bytes[position] == magic[0] && bytes[position..<position + magic.count].elementsEqual(magic) {
-                    let end = blockStart + position + magic.count
-                    if end < fileSize, end - CommitTrailer.size >= headerLength {
-                        do {
-                            return try readCommit(io, header: header, at: end - CommitTrailer.size)
-                        } catch let error as RowpackError where error.code == .corrupt {
-                            // Not a trailer after all (the magic occurs in data), or a damaged one: keep scanning.
-                        }
-                    }
-                }
-                position -= 1
-            }
-            if blockStart == headerLength { break }
-            blockEnd = blockStart + magic.count - 1
-        }
-        throw firstError.map { RowpackError(.corrupt, path: io.path, "no valid commit found; the last trailer is damaged: \($0.message)", offset: $0.offset) }
-            ?? RowpackError(.corrupt, path: io.path, "no valid commit found (file ends at \(fileSize) bytes)")
     }
 
     /// Reads index leaf `index` of `snapshot` and checks it covers the chunks it should.

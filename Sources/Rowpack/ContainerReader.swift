@@ -6,7 +6,9 @@ import Synchronization
 /// buffer.
 ///
 /// Opening reads the header, the newest valid commit's trailer and its index root (three small
-/// reads); index leaves are read on first use. A reader holds one commit (a snapshot): rows
+/// reads when the file ends in a valid commit; see ``CommitSearch`` otherwise); index leaves
+/// are read on first use. When the newest commit in the file is damaged, the reader opens the
+/// newest intact one and says so (``damagedCommit``). A reader holds one commit (a snapshot): rows
 /// appended later are invisible until ``refresh()``. It takes no lock on the file and never
 /// blocks a writer.
 ///
@@ -20,7 +22,8 @@ public final class ContainerReader: Sendable {
     public let cache: RowCache
 
     let io: FileIO
-    private let snapshot: Mutex<Snapshot>
+    /// The commit held, and what the search that found it leaves for the next refresh.
+    private let state: Mutex<(snapshot: Snapshot, search: CommitSearch)>
     /// Decoded index leaves by file offset (immutable bytes, so valid across refreshes).
     private let leafCache = Mutex<[Int: [Extent]]>([:])
     /// Where the previous cached read ended, to spot sequential scans, and the chunk last read
@@ -42,7 +45,7 @@ public final class ContainerReader: Sendable {
         self.path = path
         self.header = header
         self.cache = RowCache(capacity: cacheBytes)
-        snapshot = Mutex(try ContainerLayout.newestCommit(io, header: header, fileSize: size))
+        state = Mutex(try CommitSearch.newest(io, header: header, fileSize: size))
     }
 
     /// Rows in the commit this reader holds.
@@ -52,19 +55,39 @@ public final class ContainerReader: Sendable {
     /// The commit this reader holds.
     public var commit: CommitTrailer { current.trailer }
 
+    /// A complete trailer newer than the commit this reader holds that fails its checks: the
+    /// newest commit in the file is damaged, and this reader holds the newest intact one. Nil
+    /// when the file holds nothing newer than this reader's commit but (at most) a torn tail.
+    public var damagedCommit: DamagedCommit? { state.withLock { $0.search.damage } }
+
     /// The commit this reader holds.
-    var current: Snapshot { snapshot.withLock { $0 } }
+    var current: Snapshot { state.withLock { $0.snapshot } }
 
     /// Moves this reader to the newest commit in the file.
     ///
+    /// Cost: when the file has not grown, a `stat` and an `fstat`; otherwise a search of the
+    /// bytes added since the last refresh only. A file cut back to below what was searched (a
+    /// writer removed a torn tail) is searched again from this reader's commit.
+    ///
     /// - Returns: whether a newer commit was found.
-    /// - Throws: ``RowpackError`` if the file can no longer be read or lost its commit.
+    /// - Throws: ``RowpackError`` `.replaced` if the path now names another file (this reader
+    ///   keeps the old one open), `.corrupt` if the file shrank below this reader's commit,
+    ///   `.io` if it can no longer be read.
     @discardableResult
     public func refresh() throws -> Bool {
-        let latest = try ContainerLayout.newestCommit(io, header: header, fileSize: try io.size())
-        let changed = snapshot.withLock { snapshot in
-            guard latest.trailer.sequence > snapshot.trailer.sequence else { return false }
-            snapshot = latest
+        guard try io.isStillAtPath() else {
+            throw RowpackError(.replaced, path: path, "the file was replaced or removed since this reader opened it; reopen it to read what the path names now")
+        }
+        let size = try io.size()
+        let (held, search) = state.withLock { $0 }
+        let found = try search.refreshed(io, header: header, current: held, fileSize: size)
+        let latest = found.snapshot ?? held
+        let changed = state.withLock { state in
+            guard latest.trailer.sequence > state.snapshot.trailer.sequence else {
+                state.search = found
+                return false
+            }
+            state = (latest, found)
             return true
         }
         if changed {

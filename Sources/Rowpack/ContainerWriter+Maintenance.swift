@@ -1,7 +1,7 @@
 import RowpackFormat
 
 extension ContainerWriter {
-    /// What ``recover(at:)`` found and did.
+    /// What ``recover(at:discardDamaged:)`` found and did.
     public struct Recovery: Sendable {
         /// Rows in the newest valid commit, which the file now ends with.
         public var rows: Int
@@ -9,26 +9,42 @@ extension ContainerWriter {
         public var commit: UInt64
         /// Bytes after that commit that were cut off (0 if the file was clean).
         public var bytesDropped: Int
+        /// The damaged newer commit that was cut off with them, if there was one.
+        public var discarded: DamagedCommit?
     }
 
     /// Cuts a torn tail (bytes after the newest valid commit, left by a crash mid-commit) off a
     /// container. Readers never need this — they ignore such bytes — and writers do it on open;
     /// it is for tidying a file explicitly and for seeing what a crash left.
     ///
+    /// - Parameter discardDamaged: also cut a damaged newest commit (``DamagedCommit``) and
+    ///   keep the newest intact one; without it such a file is refused.
     /// - Throws: ``RowpackError`` `.locked` if a writer has the file, `.corrupt` if no valid
-    ///   commit exists.
-    public static func recover(at path: String) throws -> Recovery {
+    ///   commit exists or the newest one is damaged (without `discardDamaged`).
+    public static func recover(at path: String, discardDamaged: Bool = false) throws -> Recovery {
         let io = try FileIO.openForWriting(path)
         try io.lockForWriting()
         let size = try io.size()
+        let (_, snapshot, damage) = try cutTail(io, size: size, discardDamaged: discardDamaged)
+        return Recovery(rows: snapshot.rows, commit: snapshot.trailer.sequence, bytesDropped: size - snapshot.trailer.committedLength, discarded: damage)
+    }
+
+    /// Finds the newest valid commit of the locked file `io` and cuts off what follows it (`Spec/FORMAT.md`
+    /// §8.6), refusing when that would cut a damaged commit and `discardDamaged` is false.
+    static func cutTail(_ io: FileIO, size: Int, discardDamaged: Bool) throws -> (header: FileHeader, snapshot: Snapshot, damage: DamagedCommit?) {
         let header = try ContainerLayout.readHeader(io, fileSize: size)
-        let snapshot = try ContainerLayout.newestCommit(io, header: header, fileSize: size)
-        let dropped = size - snapshot.trailer.committedLength
-        if dropped > 0 {
+        let (snapshot, search) = try CommitSearch.newest(io, header: header, fileSize: size)
+        if let damage = search.damage, !discardDamaged {
+            throw RowpackError(
+                .corrupt, path: io.path,
+                "\(damage); refusing to cut it, which would keep commit \(snapshot.trailer.sequence) (\(snapshot.rows) rows, \(size - snapshot.trailer.committedLength) bytes dropped): `rowpack recover --discard-damaged` does that",
+                offset: damage.trailerOffset)
+        }
+        if snapshot.trailer.committedLength < size {
             try io.truncate(to: snapshot.trailer.committedLength)
             try io.sync()
         }
-        return Recovery(rows: snapshot.rows, commit: snapshot.trailer.sequence, bytesDropped: dropped)
+        return (header, snapshot, search.damage)
     }
 }
 

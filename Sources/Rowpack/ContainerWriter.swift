@@ -152,32 +152,30 @@ public final class ContainerWriter {
             throw error
         }
         if options.durability != .none { syncDirectory(of: path) }
-        let snapshot = try ContainerLayout.newestCommit(io, header: header, fileSize: try io.size())
+        let snapshot = try CommitSearch.newest(io, header: header, fileSize: try io.size()).snapshot
         return ContainerWriter(io: io, header: header, snapshot: snapshot, options: options, leafEntries: [])
     }
 
     /// Opens an existing container to append more rows.
     ///
     /// Finds the newest valid commit; if the file continues past it (a crash mid-commit), the
-    /// torn tail is cut off and synced before anything is appended. A partial tail chunk is read
+    /// torn tail is cut off and synced before anything is appended. A damaged newest commit
+    /// (``DamagedCommit``) is not a torn tail: opening refuses to cut it unless
+    /// ``WriterOptions/discardDamagedCommit`` is set. A partial tail chunk is read
     /// back so new rows extend it.
     ///
     /// - Parameters:
     ///   - path: the container.
-    ///   - options: only ``WriterOptions/durability``, ``WriterOptions/autoCommitChunks`` and
-    ///     ``WriterOptions/maxChunksInFlight`` apply; chunking and codec come from the header.
+    ///   - options: only ``WriterOptions/durability``, ``WriterOptions/autoCommitChunks``,
+    ///     ``WriterOptions/maxChunksInFlight`` and ``WriterOptions/discardDamagedCommit`` apply;
+    ///     chunking and codec come from the header.
     /// - Throws: ``RowpackError`` `.locked` if another writer has it, `.corrupt` if no valid
-    ///   commit exists, `.io` for system failures.
+    ///   commit exists or the newest one is damaged, `.io` for system failures.
     public static func open(at path: String, options: WriterOptions = WriterOptions()) throws -> ContainerWriter {
         let io = try FileIO.openForWriting(path)
         try io.lockForWriting()
         let size = try io.size()
-        let header = try ContainerLayout.readHeader(io, fileSize: size)
-        let snapshot = try ContainerLayout.newestCommit(io, header: header, fileSize: size)
-        if snapshot.trailer.committedLength < size {
-            try io.truncate(to: snapshot.trailer.committedLength)
-            try io.sync()
-        }
+        let (header, snapshot, _) = try cutTail(io, size: size, discardDamaged: options.discardDamagedCommit)
         var entries: [Extent] = []
         if !snapshot.leaves.isEmpty {
             entries = try ContainerLayout.readLeaf(io, header: header, snapshot: snapshot, index: snapshot.leaves.count - 1)

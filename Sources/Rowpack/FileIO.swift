@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 import SystemPackage
 
 /// An open file with positional, loop-until-done I/O and the few system calls the container
@@ -11,6 +12,11 @@ import SystemPackage
 final class FileIO: Sendable {
     let descriptor: FileDescriptor
     let path: String
+    /// Bytes read through this handle so far: lets tests bound what opening or refreshing costs.
+    let bytesRead = Atomic<Int>(0)
+    /// Called with the offset of each block the commit search reads, before reading it: lets
+    /// tests change the file in the middle of a search.
+    let beforeScanBlock = Mutex<(@Sendable (Int) -> Void)?>(nil)
 
     private init(descriptor: FileDescriptor, path: String) {
         self.descriptor = descriptor
@@ -55,6 +61,20 @@ final class FileIO: Sendable {
         return Int(info.st_size)
     }
 
+    /// Whether `path` still names the file this handle has open (same device and inode): false
+    /// once the path was removed or replaced, e.g. by a rename over it.
+    func isStillAtPath() throws -> Bool {
+        var open = stat()
+        guard fstat(descriptor.rawValue, &open) == 0 else { throw ioError("fstat", Errno(rawValue: Glibc.errno)) }
+        var named = stat()
+        guard stat(path, &named) == 0 else {
+            let code = Glibc.errno
+            if code == ENOENT { return false }
+            throw ioError("stat", Errno(rawValue: code))
+        }
+        return named.st_dev == open.st_dev && named.st_ino == open.st_ino
+    }
+
     /// Reads exactly `buffer.count` bytes at `offset`, or throws (naming `what`) at end of file.
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int, what: @autoclosure () -> String) throws {
         var done = 0
@@ -65,6 +85,7 @@ final class FileIO: Sendable {
             } catch {
                 throw ioError("reading \(what())", error, offset: offset + done)
             }
+            bytesRead.add(n, ordering: .relaxed)
             guard n > 0 else {
                 throw RowpackError(.corrupt, path: path, "file ends inside \(what()): need \(buffer.count) bytes, got \(done)", offset: offset + done)
             }

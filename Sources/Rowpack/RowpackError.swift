@@ -20,6 +20,8 @@ public struct RowpackError: Error, Sendable, CustomStringConvertible {
         public static let locked = Code(name: "locked")
         /// An argument is out of range (row numbers, options).
         public static let invalidArgument = Code(name: "invalid argument")
+        /// The path now names another file than the one opened (it was replaced or removed).
+        public static let replaced = Code(name: "replaced")
         /// The writer failed earlier and must be reopened.
         public static let writerFailed = Code(name: "writer failed")
 

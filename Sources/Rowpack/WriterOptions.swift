@@ -35,11 +35,17 @@ public struct WriterOptions: Sendable {
     /// `(maxChunksInFlight + 1) × chunk size`. When nil, as many as fit in 8 MiB (at least 2):
     /// enough queued work to keep every core compressing while the appending thread writes.
     public var maxChunksInFlight: Int?
+    /// When opening an existing container whose newest commit is damaged (a complete trailer
+    /// that fails its checks, ``DamagedCommit``): cut it off with the rest of the tail and
+    /// continue from the newest intact commit. Default false: opening refuses, because the
+    /// damaged commit was most likely acknowledged and cutting it loses its rows for good.
+    public var discardDamagedCommit: Bool
 
     /// Default options: zstd-1, shuffle for multi-byte elements, 64 KiB chunks, durable commits.
     public init(
         rowsPerChunk: Int? = nil, targetChunkBytes: Int = 64 * 1024, codec: ChunkCodec = .zstd, level: Int? = nil,
-        shuffle: Bool? = nil, durability: Durability = .durable, autoCommitChunks: Int? = nil, maxChunksInFlight: Int? = nil
+        shuffle: Bool? = nil, durability: Durability = .durable, autoCommitChunks: Int? = nil, maxChunksInFlight: Int? = nil,
+        discardDamagedCommit: Bool = false
     ) {
         self.rowsPerChunk = rowsPerChunk
         self.targetChunkBytes = targetChunkBytes
@@ -49,5 +55,6 @@ public struct WriterOptions: Sendable {
         self.durability = durability
         self.autoCommitChunks = autoCommitChunks
         self.maxChunksInFlight = maxChunksInFlight
+        self.discardDamagedCommit = discardDamagedCommit
     }
 }

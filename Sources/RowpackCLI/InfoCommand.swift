@@ -35,10 +35,12 @@ struct Info: ParsableCommand {
         var ratio: Double
         var format_version: String
         var uuid: String
+        /// Present when the newest commit in the file is damaged (this report is of the newest intact one).
+        var damaged_commit: String?
     }
 
     func run() throws {
-        let reader = try ContainerReader(path: container, cacheBytes: 0)
+        let reader = try openReader(container, cacheBytes: 0)
         let header = reader.header
         let commit = reader.commit
         let fileBytes = (try? FileManager.default.attributesOfItem(atPath: container)[.size] as? Int) ?? commit.committedLength
@@ -51,7 +53,7 @@ struct Info: ParsableCommand {
             commits: commit.sequence, file_bytes: fileBytes, committed_bytes: commit.committedLength, raw_bytes: raw,
             dead_bytes: commit.deadBytes, ratio: stored > 0 ? Double(raw) / Double(stored) : 0,
             format_version: "\(FormatVersion.major).\(header.minorVersion)",
-            uuid: header.uuid.map { String(format: "%02x", $0) }.joined())
+            uuid: header.uuid.map { String(format: "%02x", $0) }.joined(), damaged_commit: reader.damagedCommit?.description)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -45,7 +45,7 @@ struct Read: ParsableCommand {
     }
 
     func run() throws {
-        let reader = try ContainerReader(path: container, cacheBytes: cacheMiB << 20)
+        let reader = try openReader(container, cacheBytes: cacheMiB << 20)
         if let rows {
             let range = try rows.resolved(rows: reader.rowCount, path: container)
             if let slice {

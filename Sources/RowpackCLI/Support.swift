@@ -163,3 +163,17 @@ func say(_ text: String) throws {
 func note(_ text: String) {
     try? FileHandle.standardError.write(contentsOf: Data((text + "\n").utf8))
 }
+
+/// Opens the container `path` for reading; when its newest commit is damaged (the reader then
+/// holds the newest intact one), says so in one line on stderr.
+func openReader(_ path: String, cacheBytes: Int) throws -> ContainerReader {
+    let reader = try ContainerReader(path: path, cacheBytes: cacheBytes)
+    warnIfDamaged(reader)
+    return reader
+}
+
+/// One line on stderr when `reader`'s file has a damaged commit newer than the one it holds.
+func warnIfDamaged(_ reader: ContainerReader) {
+    guard let damage = reader.damagedCommit else { return }
+    note("warning: \(reader.path): \(damage); using commit \(reader.commit.sequence) (\(reader.rowCount) rows) instead (`rowpack recover --discard-damaged` drops the damaged one)")
+}

@@ -40,7 +40,7 @@ struct Tail: ParsableCommand {
     }
 
     func run() throws {
-        let reader = try ContainerReader(path: container, cacheBytes: 16 << 20)
+        let reader = try openReader(container, cacheBytes: 16 << 20)
         var printed = from ?? max(0, reader.rowCount - lines)
         while true {
             let rows = reader.rowCount
@@ -51,7 +51,9 @@ struct Tail: ParsableCommand {
             if !follow { return }
             if let untilRows, rows >= untilRows { return }
             usleep(UInt32(intervalMs) * 1000)
+            let wasDamaged = reader.damagedCommit != nil
             try reader.refresh()
+            if !wasDamaged { warnIfDamaged(reader) }
         }
     }
 }

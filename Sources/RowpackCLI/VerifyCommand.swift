@@ -7,7 +7,9 @@ struct Verify: ParsableCommand {
         abstract: "Check every checksum and decode every chunk of a container.",
         discussion: """
             Exits 0 only if the newest commit, every index page and every chunk are intact; \
-            otherwise lists each damaged structure (chunk number and byte offset) and exits 1.
+            otherwise lists each damaged structure (chunk number and byte offset) and exits 1. \
+            A damaged newest commit (a complete trailer failing its checks) is reported, and the \
+            newest intact commit is checked.
 
             Example: rowpack verify sensors.rowpack
             """
@@ -21,10 +23,14 @@ struct Verify: ParsableCommand {
     func run() throws {
         let reader = try ContainerReader(path: container, cacheBytes: 0)
         let bar = progress.bar("verify", unitBytes: reader.header.rowsPerChunk * reader.header.rowBytes)
+        if let damage = reader.damagedCommit {
+            note("damaged: \(container): \(damage); checking the newest intact commit, \(reader.commit.sequence) (\(reader.rowCount) rows)")
+        }
         let problems = reader.verify(progress: bar.update)
-        guard problems.isEmpty else {
-            for problem in problems { note("damaged: \(problem)") }
-            throw RowpackError(.corrupt, path: container, "\(problems.count) damaged structure\(problems.count == 1 ? "" : "s") found")
+        for problem in problems { note("damaged: \(problem)") }
+        let count = problems.count + (reader.damagedCommit == nil ? 0 : 1)
+        guard count == 0 else {
+            throw RowpackError(.corrupt, path: container, "\(count) damaged structure\(count == 1 ? "" : "s") found")
         }
         try say("\(container): ok, \(reader.rowCount) rows in \(reader.chunkCount) chunks, commit \(reader.commit.sequence)")
     }
@@ -35,7 +41,8 @@ struct Recover: ParsableCommand {
         abstract: "Repair what a crash left: a container's torn tail, or a .npy header lagging its data.",
         discussion: """
             For a container: cuts bytes after the newest valid commit (readers ignore them \
-            anyway; writers cut them on open). For a .npy file: sets the header's row count to \
+            anyway; writers cut them on open). A damaged newest commit (a complete trailer that \
+            fails its checks, not a crash) is never cut without --discard-damaged. For a .npy file: sets the header's row count to \
             the whole rows present and drops a trailing partial row.
 
             Examples:
@@ -47,6 +54,9 @@ struct Recover: ParsableCommand {
     @Argument(help: "The container or .npy file.")
     var file: String
 
+    @Flag(name: .customLong("discard-damaged"), help: "Also cut a damaged newest commit (refused otherwise) and keep the newest intact one.")
+    var discardDamaged = false
+
     func run() throws {
         if try isNpy(file) {
             let recovery = try NpyAppendFile.recover(path: file)
@@ -56,8 +66,10 @@ struct Recover: ParsableCommand {
                 try say("\(file): header now claims \(recovery.rowsAfter) rows (was \(recovery.rowsBefore)); dropped \(recovery.bytesDropped) bytes of a partial row")
             }
         } else {
-            let recovery = try ContainerWriter.recover(at: file)
-            if recovery.bytesDropped == 0 {
+            let recovery = try ContainerWriter.recover(at: file, discardDamaged: discardDamaged)
+            if let damage = recovery.discarded {
+                try say("\(file): discarded \(damage); dropped \(recovery.bytesDropped) bytes; back at commit \(recovery.commit) with \(recovery.rows) rows")
+            } else if recovery.bytesDropped == 0 {
                 try say("\(file): nothing to recover (commit \(recovery.commit), \(recovery.rows) rows)")
             } else {
                 try say("\(file): dropped \(recovery.bytesDropped) uncommitted bytes; back at commit \(recovery.commit) with \(recovery.rows) rows")
@@ -103,7 +115,7 @@ struct Compact: ParsableCommand {
     @OptionGroup var progress: ProgressOptions
 
     func run() throws {
-        let reader = try ContainerReader(path: source, cacheBytes: 0)
+        let reader = try openReader(source, cacheBytes: 0)
         try requireAbsent(destination, force: force)
         let bar = progress.bar("compact", unitBytes: reader.header.rowBytes)
         try reader.compact(to: destination, options: storage.writerOptions(base: reader.header), overwrite: force, progress: bar.update)

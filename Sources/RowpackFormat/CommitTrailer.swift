@@ -1,8 +1,8 @@
 /// The fixed 128-byte structure that ends every commit: the superblock (`Spec/FORMAT.md` §6).
 ///
 /// A commit is valid exactly when its trailer is: both magics, the checksum, its committed length
-/// equal to its own end, and the file UUID. Readers open the newest valid trailer; nothing before
-/// it is ever rewritten.
+/// equal to its own end, the file UUID, and a root that ends where the trailer starts (§6.2).
+/// Readers open the newest valid trailer; nothing before it is ever rewritten.
 public struct CommitTrailer: Hashable, Sendable {
     /// Bytes of a trailer.
     public static let size = 128
@@ -58,7 +58,9 @@ public struct CommitTrailer: Hashable, Sendable {
     ///   - bytes: the 128 bytes at `offset`.
     ///   - offset: where they were read.
     ///   - header: the file's header, for the UUID and chunk arithmetic.
-    /// - Throws: ``FormatError`` (offsets are file offsets) when any check of §6 fails.
+    /// - Throws: ``FormatError`` (offsets are file offsets) when any check of §6 fails: `.badMagic`
+    ///   when the bytes are no trailer, `.misplaced` for a trailer of another file or offset,
+    ///   `.unsupportedVersion`, and any other code for a complete trailer that is damaged (§7.2).
     public init(decoding bytes: [UInt8], at offset: Int, header: FileHeader) throws(FormatError) {
         guard bytes.count == Self.size else {
             throw FormatError(.truncated, at: offset, "commit trailer needs \(Self.size) bytes, have \(bytes.count)")
@@ -100,10 +102,10 @@ public struct CommitTrailer: Hashable, Sendable {
             throw error.shifted(by: offset)
         }
         guard committedLength == offset.addingReportingOverflow(Self.size).partialValue else {
-            throw FormatError(.invalidValue, at: offset + 64, "committed length \(committedLength) does not end at this trailer")
+            throw FormatError(.misplaced, at: offset + 64, "committed length \(committedLength) does not end at this trailer")
         }
         guard uuid == header.uuid else {
-            throw FormatError(.invalidValue, at: offset + 80, "commit trailer belongs to another file (UUID mismatch)")
+            throw FormatError(.misplaced, at: offset + 80, "commit trailer belongs to another file (UUID mismatch)")
         }
         let (fullChunks, remainder) = rows.quotientAndRemainder(dividingBy: header.rowsPerChunk)
         guard chunks == fullChunks + (remainder > 0 ? 1 : 0) else {
@@ -116,6 +118,9 @@ public struct CommitTrailer: Hashable, Sendable {
             root.length >= IndexPage.length(entries: 0), previousTrailer < offset, deadBytes <= offset
         else {
             throw FormatError(.outOfRange, at: offset + 40, "commit trailer points outside the committed bytes")
+        }
+        guard root.length == offset - root.offset else {
+            throw FormatError(.invalidValue, at: offset + 40, "index root \(root.offset)+\(root.length) does not end where its trailer starts")
         }
     }
 

@@ -19,6 +19,9 @@ public struct FormatError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let outOfRange = Code(name: "out of range")
         /// The structure was written by a format version this reader does not support.
         public static let unsupportedVersion = Code(name: "unsupported version")
+        /// A well-formed structure that belongs to another file or another offset (a copy, not
+        /// this file's structure at this place).
+        public static let misplaced = Code(name: "misplaced")
         /// A field holds a value the format does not define.
         public static let invalidValue = Code(name: "invalid value")
         /// A numpy dtype description could not be parsed or is not supported.
