@@ -28,22 +28,16 @@ struct CommitSearch: Sendable {
     ///   format's trailer is met first, `.io` on a failed read.
     static func newest(_ io: FileIO, header: FileHeader, fileSize: Int) throws -> (snapshot: Snapshot, search: CommitSearch) {
         var size = fileSize
-        while true {
-            let found = try search(io, header: header, fileSize: size, above: 0, rootFloor: header.byteCount)
-            // A writer may have cut a torn tail while we searched: then search the file it left.
-            let now = try io.size()
-            guard now >= size else {
-                size = now
-                continue
-            }
-            guard let snapshot = found.snapshot else {
-                if let damage = found.damage {
-                    throw RowpackError(.corrupt, path: io.path, "no valid commit found; \(damage)", offset: damage.trailerOffset)
-                }
-                throw RowpackError(.corrupt, path: io.path, "no valid commit found (file ends at \(size) bytes)")
-            }
-            return (snapshot, found)
+        let found = try untilStable(io, size: &size) { size in
+            try search(io, header: header, fileSize: size, above: 0, rootFloor: header.byteCount)
         }
+        guard let snapshot = found.snapshot else {
+            if let damage = found.damage {
+                throw RowpackError(.corrupt, path: io.path, "no valid commit found; \(damage)", offset: damage.trailerOffset)
+            }
+            throw RowpackError(.corrupt, path: io.path, "no valid commit found (file ends at \(size) bytes)")
+        }
+        return (snapshot, found)
     }
 
     /// Looks for a commit newer than `current` in the bytes added since `self` was searched.
@@ -55,26 +49,36 @@ struct CommitSearch: Sendable {
     /// - Throws: ``RowpackError`` `.corrupt` if the file shrank below `current`'s end.
     func refreshed(_ io: FileIO, header: FileHeader, current: Snapshot, fileSize: Int) throws -> CommitSearch {
         var size = fileSize
-        var base = self
-        while true {
-            guard size >= current.trailer.committedLength else {
+        let committed = current.trailer.committedLength
+        return try Self.untilStable(io, size: &size) { size in
+            guard size >= committed else {
                 throw RowpackError(
                     .corrupt, path: io.path,
-                    "file shrank to \(size) bytes, below the end of the commit this reader holds (\(current.trailer.committedLength) bytes): it was truncated or rewritten",
+                    "file shrank to \(size) bytes, below the end of the commit this reader holds (\(committed) bytes): it was truncated or rewritten",
                     offset: size)
             }
-            if size < base.scannedEnd {
-                base = CommitSearch(snapshot: nil, damage: nil, scannedEnd: current.trailer.committedLength, rootFloor: current.trailer.committedLength)
-            }
+            let base = size < scannedEnd ? CommitSearch(snapshot: nil, damage: nil, scannedEnd: committed, rootFloor: committed) : self
             guard size > base.scannedEnd else { return base }
             let found = try Self.search(io, header: header, fileSize: size, above: base.scannedEnd, rootFloor: base.rootFloor)
-            let now = try io.size()
-            guard now >= size else {
+            if found.snapshot != nil { return found }
+            return CommitSearch(snapshot: nil, damage: found.damage ?? base.damage, scannedEnd: size, rootFloor: found.rootFloor)
+        }
+    }
+
+    /// Runs `search` on the file's `size`, and again on the new size whenever the file shrank
+    /// while it ran (a writer cut a torn tail): what it read may then be gone or replaced.
+    private static func untilStable(_ io: FileIO, size: inout Int, _ search: (Int) throws -> CommitSearch) throws -> CommitSearch {
+        while true {
+            let found: CommitSearch
+            do { found = try search(size) } catch {
+                let now = try io.size()
+                guard now < size else { throw error }
                 size = now
                 continue
             }
-            if found.snapshot != nil { return found }
-            return CommitSearch(snapshot: nil, damage: found.damage ?? base.damage, scannedEnd: size, rootFloor: found.rootFloor)
+            let now = try io.size()
+            guard now < size else { return found }
+            size = now
         }
     }
 

@@ -200,18 +200,35 @@ import RowpackFormat
         }
     }
 
-    /// A damaged byte anywhere in the newest trailer: readers open the previous commit.
+    /// A damaged byte anywhere in the newest trailer: readers open the previous commit. With
+    /// both magics intact the trailer is complete, so that is damage, not a torn write: readers
+    /// say so, and a writer refuses to cut it (`Spec/FORMAT.md` §7.2). A damaged magic byte
+    /// makes it no trailer at all (a torn one), cut silently.
     @Test func damagedTrailerFallsBackToPreviousCommit() throws {
         let directory = try TemporaryDirectory()
         let (bytes, data, layout) = try Self.makeFixture(directory)
         let path = directory.file("damaged.rowpack")
         try writeFile(path, bytes)
         let trailer = layout.trailerExtent
+        var reported = 0
         for offset in trailer.offset..<trailer.end {
             try xorByte(path, at: offset, 0x40)
             defer { try? xorByte(path, at: offset, 0x40) }
-            try Self.expectPreviousCommit(path: path, data: data, layout: layout, "trailer byte \(offset - trailer.offset)")
+            let comment = "trailer byte \(offset - trailer.offset)"
+            try Self.expectPreviousCommit(path: path, data: data, layout: layout, comment)
+            let inMagic = offset - trailer.offset < 8 || offset - trailer.offset >= 120
+            let damage = try ContainerReader(path: path).damagedCommit
+            #expect((damage == nil) == inMagic, "\(comment): \(String(describing: damage))")
+            guard !inMagic else { continue }
+            #expect(damage?.trailerOffset == trailer.offset, "\(comment)")
+            reported += 1
+            let image = try fileBytes(path)
+            let refusal = expectRowpackError(.corrupt, comment) { _ = try ContainerWriter.open(at: path) }
+            #expect(refusal?.message.contains("keep commit \(layout.trailer.sequence - 1)") == true, "\(comment): \(String(describing: refusal))")
+            expectRowpackError(.corrupt, comment) { _ = try ContainerWriter.recover(at: path) }
+            #expect(try fileBytes(path) == image, "\(comment): refusing must not modify the file")
         }
+        #expect(reported == 112)
     }
 
     static func expectPreviousCommit(

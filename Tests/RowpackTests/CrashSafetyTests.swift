@@ -73,6 +73,7 @@ import RowpackFormat
             #expect(reader.rowCount == expected.rows, "length \(length)")
             #expect(reader.commit.sequence == expected.sequence, "length \(length)")
             #expect(reader.commit.committedLength == expected.length, "length \(length)")
+            #expect(reader.damagedCommit == nil, "length \(length): a torn tail is not damage")
             #expect(try readAll(reader) == Array(history.data[0..<expected.rows * history.rowBytes]), "length \(length)")
             expectRowpackError(.invalidArgument, "length \(length)") {
                 _ = try reader.read(rows: expected.rows..<expected.rows + 1)

@@ -127,6 +127,9 @@ func writeCrashImage(
 enum CrashOutcome: Equatable {
     /// It opened the previous commit, intact.
     case previous
+    /// It opened the previous commit, intact, and reported the newest as damaged: its trailer
+    /// landed, its root did not.
+    case damagedNewest
     /// It opened the newest commit; these chunks (and the chunks of these leaves) did not land.
     case newest(damagedChunks: [Int], damagedLeaves: [Int])
 }
@@ -156,8 +159,21 @@ func expectCrashImageSafe(
             try readAll(reader) == Array(data[0..<previous.trailer.rows * rowBytes]), "\(comment)",
             sourceLocation: sourceLocation)
         #expect(reader.verify().isEmpty, "\(comment)", sourceLocation: sourceLocation)
+        // A trailer that landed whole over a root that did not is damage, not a torn write
+        // (only `fast` and `none` can leave it): readers say so and a writer refuses to cut it
+        // unless told to. Anything else is a torn commit, cut silently.
+        let damaged = intact(newest.trailerExtent)
+        #expect(
+            reader.damagedCommit?.trailerOffset == (damaged ? newest.trailer.offset : nil), "\(comment)",
+            sourceLocation: sourceLocation)
+        if damaged {
+            expectRowpackError(.corrupt, "\(comment)", sourceLocation: sourceLocation) {
+                _ = try ContainerWriter.open(at: path, options: WriterOptions(durability: .none))
+            }
+            #expect(try fileBytes(path) == image, "\(comment): refusing must not modify the file", sourceLocation: sourceLocation)
+        }
         // A writer resumes from the previous commit: the torn one is cut, appending works.
-        let writer = try ContainerWriter.open(at: path, options: WriterOptions(durability: .none))
+        let writer = try ContainerWriter.open(at: path, options: WriterOptions(durability: .none, discardDamagedCommit: damaged))
         #expect(try fileSize(path) == previous.trailer.committedLength, "\(comment)", sourceLocation: sourceLocation)
         let more = SeededRandom(seed: UInt64(image.count)).bytesOf(rows: 3, rowBytes: rowBytes)
         try writer.append(rawRows: more)
@@ -167,10 +183,11 @@ func expectCrashImageSafe(
             try readAll(after) == Array(data[0..<previous.trailer.rows * rowBytes]) + more, "\(comment)",
             sourceLocation: sourceLocation)
         #expect(after.verify().isEmpty, "\(comment)", sourceLocation: sourceLocation)
-        return .previous
+        return damaged ? .damagedNewest : .previous
     }
     #expect(reader.commit.sequence == newest.trailer.sequence, "\(comment)", sourceLocation: sourceLocation)
     #expect(reader.rowCount == newest.trailer.rows, "\(comment)", sourceLocation: sourceLocation)
+    #expect(reader.damagedCommit == nil, "\(comment)", sourceLocation: sourceLocation)
     let capacity = header.leafCapacity
     let damagedLeaves = newest.leaves.indices.filter { !intact(newest.leaves[$0]) }
     let damagedChunks = newest.chunks.indices.filter {
