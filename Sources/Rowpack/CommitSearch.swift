@@ -132,12 +132,14 @@ struct CommitSearch: Sendable {
             let bytes = try io.read(count: blockEnd - blockStart, at: blockStart, what: "the commit scan")
             // Positions of an end magic whose whole trailer lies in this block, highest first.
             var position = min(bytes.count, ceiling - blockStart) - magic.count
-            while position >= size - magic.count, blockStart + position + magic.count > above {
-                if bytes[position] == magic[0] && bytes[position..<position + magic.count].elementsEqual(magic) {
-                    let end = position + magic.count
+            while position >= size - magic.count, let found = lastIndex(of: magic[0], in: bytes, upTo: position + 1),
+                found >= size - magic.count, blockStart + found + magic.count > above
+            {
+                if bytes[found..<found + magic.count].elementsEqual(magic) {
+                    let end = found + magic.count
                     if let snapshot = try judge(Array(bytes[end - size..<end]), at: blockStart + end - size) { return result(snapshot) }
                 }
-                position = min(position - 1, ceiling - blockStart - magic.count)
+                position = min(found - 1, ceiling - blockStart - magic.count)
             }
             // Blocks overlap by 127 bytes, so every trailer lies wholly inside one of them.
             guard blockStart > lowest, blockStart + size - 1 > above else { break }

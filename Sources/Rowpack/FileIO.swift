@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+internal import CRowpackKernels
 import Synchronization
 import SystemPackage
 
@@ -165,6 +166,14 @@ func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
     let end = (UInt(bitPattern: base) + UInt(buffer.count)) & ~UInt(huge - 1)
     guard end > start, let aligned = UnsafeMutableRawPointer(bitPattern: start) else { return }
     _ = madvise(aligned, Int(end - start), MADV_HUGEPAGE)
+}
+
+/// The last index below `end` at which `bytes` holds `byte`: the commit search's backward scan
+/// for an end magic, at memory speed even in debug builds.
+func lastIndex(of byte: UInt8, in bytes: [UInt8], upTo end: Int) -> Int? {
+    precondition(end >= 0 && end <= bytes.count)
+    let found = bytes.withUnsafeBytes { rowpack_last_index_of_byte($0.baseAddress, Int32(byte), end) }
+    return found < 0 ? nil : found
 }
 
 /// Syncs the directory holding `path`, so a rename or creation in it is durable.

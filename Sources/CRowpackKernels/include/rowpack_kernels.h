@@ -10,4 +10,8 @@ int rowpack_crc32c_hardware_available(void);
 /// using the SSE4.2 instruction. Call only when rowpack_crc32c_hardware_available() is nonzero.
 uint32_t rowpack_crc32c_hardware(uint32_t crc, const void *bytes, size_t length);
 
+/// The index of the last of the first `length` bytes equal to `byte`, or -1 (the commit
+/// search's backward scan for an end magic; memrchr where the C library has it).
+ptrdiff_t rowpack_last_index_of_byte(const void *bytes, int byte, size_t length);
+
 #endif
