@@ -121,7 +121,8 @@ extension ChunkEncoding {
 extension ChunkRecord {
     /// Checks `payload` against this record before anything is allocated for its output: its
     /// length, its checksum, and for zstd its framing — the frame magic, exactly one frame
-    /// filling the payload (§4.1), and a declared content size equal to `rawLength` — so a
+    /// filling the payload (§4.1), no dictionary named (a Dictionary_ID of 0 is none), and a
+    /// declared content size equal to `rawLength` — so a
     /// hostile record cannot make a reader allocate the chunk it claims.
     ///
     /// - Throws: ``FormatError`` naming the chunk.
@@ -139,6 +140,11 @@ extension ChunkRecord {
             ZSTD_findFrameCompressedSize(payload.baseAddress, payload.count) == payload.count
         else {
             throw FormatError(.invalidValue, chunk: chunk, "zstd payload is not exactly one frame of \(payload.count) bytes")
+        }
+        // A Dictionary_ID field may be present, but 0: "no dictionary" (RFC 8878 §3.1.1.1.3).
+        let dictionary = ZSTD_getDictID_fromFrame(payload.baseAddress, payload.count)
+        guard dictionary == 0 else {
+            throw FormatError(.invalidValue, chunk: chunk, "zstd frame needs dictionary \(dictionary); chunks use none")
         }
         let declared = ZSTD_getFrameContentSize(payload.baseAddress, payload.count)
         guard declared == ZSTD_CONTENTSIZE_UNKNOWN || declared == UInt64(rawLength) else {

@@ -56,6 +56,22 @@ enum ContainerLayout {
         }
         return page.entries
     }
+
+    /// Checks that the records of leaf `next.index` all lie after those of leaf `earlier.index`
+    /// (`Spec/FORMAT.md` §5.3: records are in chunk order across leaves too, so one record
+    /// listed by two leaves, or overlapping records, are corruption). Leaves are checked in
+    /// pairs when both are at hand; within a leaf, ``IndexPage`` checks the order.
+    ///
+    /// - Throws: ``RowpackError`` `.corrupt` naming `chunk` and the offending entry.
+    static func checkLeavesInOrder(
+        _ earlier: (index: Int, entries: [Extent]), _ next: (index: Int, entries: [Extent]), path: String, chunk: Int
+    ) throws {
+        guard let last = earlier.entries.last, let first = next.entries.first, first.offset < last.end else { return }
+        throw RowpackError(
+            .corrupt, path: path,
+            "index leaf \(next.index) lists a record at \(first.offset), inside or before the last record of leaf \(earlier.index) (\(last.offset)+\(last.length))",
+            offset: first.offset, chunk: chunk)
+    }
 }
 
 extension ContainerLayout {

@@ -37,14 +37,19 @@ public final class ContainerReader: Sendable {
     ///   - cacheBytes: capacity of the decoded-chunk cache (default 64 MiB).
     /// - Throws: ``RowpackError`` `.corrupt` if the file is not a container or has no valid
     ///   commit, `.unsupported` for a newer major version, `.io` if it cannot be read.
-    public init(path: String, cacheBytes: Int = RowCache.defaultCapacity) throws {
+    public convenience init(path: String, cacheBytes: Int = RowCache.defaultCapacity) throws {
+        try self.init(path: path, cache: RowCache(capacity: cacheBytes))
+    }
+
+    /// Opens a container for reading with decoded chunks kept in `cache`.
+    init(path: String, cache: RowCache) throws {
         let io = try FileIO.openForReading(path)
         let size = try io.size()
         let header = try ContainerLayout.readHeader(io, fileSize: size)
         self.io = io
         self.path = path
         self.header = header
-        self.cache = RowCache(capacity: cacheBytes)
+        self.cache = cache
         state = Mutex(try CommitSearch.newest(io, header: header, fileSize: size))
     }
 
@@ -262,12 +267,19 @@ public final class ContainerReader: Sendable {
         // Grown to the largest chunk actually decoded, never touched before it is written.
         var buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
         defer { buffer.deallocate() }
+        var previous: (index: Int, entries: [Extent])?
         for leaf in snapshot.leaves.indices {
             let entries: [Extent]
-            do { entries = try ContainerLayout.readLeaf(io, header: header, snapshot: snapshot, index: leaf) } catch {
+            do {
+                entries = try ContainerLayout.readLeaf(io, header: header, snapshot: snapshot, index: leaf)
+                if let previous {
+                    try ContainerLayout.checkLeavesInOrder(previous, (leaf, entries), path: path, chunk: leaf * header.leafCapacity)
+                }
+            } catch {
                 problems.append(RowpackError.wrapping(error, path: path))
                 continue
             }
+            previous = (leaf, entries)
             for (slot, extent) in entries.enumerated() {
                 let chunk = leaf * header.leafCapacity + slot
                 let rows = min(header.rowsPerChunk, snapshot.rows - chunk * header.rowsPerChunk)
@@ -291,7 +303,7 @@ public final class ContainerReader: Sendable {
     func decodedChunk(_ chunk: Int, in snapshot: Snapshot) throws -> [UInt8] {
         let extent = try extent(of: chunk, in: snapshot)
         let rows = min(header.rowsPerChunk, snapshot.rows - chunk * header.rowsPerChunk)
-        return try cache.value(for: extent.offset, tag: chunk) { () throws -> [UInt8] in
+        return try cache.value(for: RowCache.Key(offset: extent.offset, chunk: chunk)) { () throws -> [UInt8] in
             // Checked before the output is allocated: a record cannot claim memory it does not hold.
             let loaded = try ContainerLayout.loadChunk(io, header: header, extent: extent, chunk: chunk, rows: rows)
             return try filled(count: rows * header.rowBytes) { try loaded.decode(into: $0) }
@@ -299,6 +311,10 @@ public final class ContainerReader: Sendable {
     }
 
     /// Where chunk `chunk`'s record is, reading its index leaf on first use.
+    ///
+    /// A leaf read from the file is checked against its neighbours when they are cached
+    /// (``ContainerLayout/checkLeavesInOrder(_:_:path:chunk:)``), under the cache's lock, so of
+    /// any two neighbouring leaves held at once one was checked against the other.
     func extent(of chunk: Int, in snapshot: Snapshot) throws -> Extent {
         let leaf = chunk / header.leafCapacity
         let key = snapshot.leaves[leaf].offset
@@ -309,7 +325,15 @@ public final class ContainerReader: Sendable {
             error.chunk = error.chunk ?? chunk
             throw error
         }
-        leafCache.withLock { $0[key] = entries }
+        try leafCache.withLock { cache in
+            if leaf > 0, let before = cache[snapshot.leaves[leaf - 1].offset] {
+                try ContainerLayout.checkLeavesInOrder((leaf - 1, before), (leaf, entries), path: path, chunk: chunk)
+            }
+            if leaf + 1 < snapshot.leaves.count, let after = cache[snapshot.leaves[leaf + 1].offset] {
+                try ContainerLayout.checkLeavesInOrder((leaf, entries), (leaf + 1, after), path: path, chunk: chunk)
+            }
+            cache[key] = entries
+        }
         return entries[slot]
     }
 

@@ -103,7 +103,8 @@ public final class ContainerWriter {
         at path: String, dtype: DType, rowShape: [Int], options: WriterOptions = WriterOptions(), overwrite: Bool = false
     ) throws -> ContainerWriter {
         let level = options.level ?? options.codec.defaultLevel
-        let shuffle = options.shuffle ?? (dtype.shuffleElementSize > 1)
+        // A width of 1 leaves the bytes as they are: such files say filter 0, header and records (§4.2).
+        let shuffle = (options.shuffle ?? true) && dtype.shuffleElementSize > 1
         let rowBytes = rowShape.reduce(dtype.itemSize) { $0.multipliedReportingOverflow(by: max($1, 0)).partialValue }
         guard rowBytes > 0 else {
             throw RowpackError(.invalidArgument, path: path, "rows of dtype \(dtype) and shape \(rowShape) hold 0 bytes; such rows are not supported")

@@ -8,11 +8,21 @@ import Synchronization
 ///   probation and never flushes the hot working set.
 /// - Concurrent misses of the same chunk share one decode (single flight); decoding runs
 ///   outside the lock, which guards bookkeeping only.
-/// - Keys are record offsets: committed bytes never change, so an entry never goes stale, not
-///   even across ``ContainerReader/refresh()``.
+/// - Keys are (record offset, chunk number) pairs: committed bytes never change, so an entry
+///   never goes stale, not even across ``ContainerReader/refresh()``. The chunk number is part
+///   of the key, for cached entries and loads in flight alike, so a hostile index that lists
+///   one record for two chunks can never make a read of one chunk return the other's rows:
+///   each chunk's load runs its own checks (the record names its chunk).
 ///
 /// Thread-safe. A hit costs one lock, one hash lookup and two list relinks: no allocation.
 public final class RowCache: Sendable {
+    /// What an entry is stored under: where the record lies and which chunk the index says it
+    /// holds.
+    struct Key: Hashable, Sendable {
+        var offset: Int
+        var chunk: Int
+    }
+
     /// Hit, miss and eviction counters since creation.
     public struct Statistics: Sendable, Hashable {
         public var hits = 0
@@ -27,24 +37,29 @@ public final class RowCache: Sendable {
     /// Most bytes the cache holds (one entry larger than this is decoded but not kept).
     public let capacity: Int
     private let state: Mutex<State>
+    /// Called with the key just before each load starts, outside the lock (tests use it to hold
+    /// a load while other threads miss the same record).
+    private let willLoad: (@Sendable (Key) -> Void)?
 
     /// A cache holding at most `capacity` bytes of decoded chunks.
-    public init(capacity: Int = RowCache.defaultCapacity) {
+    public convenience init(capacity: Int = RowCache.defaultCapacity) {
+        self.init(capacity: capacity, willLoad: nil)
+    }
+
+    init(capacity: Int, willLoad: (@Sendable (Key) -> Void)?) {
         self.capacity = max(0, capacity)
+        self.willLoad = willLoad
         state = Mutex(State(protectedLimit: max(0, capacity) / 5 * 4))
     }
 
     /// The counters so far.
     public var statistics: Statistics { state.withLock { $0.statistics } }
 
-    /// The chunk stored under `key`, decoding it with `load` on a miss.
-    ///
-    /// `tag` must match the tag the entry was stored with (readers pass the chunk number, so a
-    /// hostile index that lists one record for two chunks cannot make a hit return the wrong
-    /// chunk: the mismatch is handled as a miss, whose `load` then fails its checks).
-    func value(for key: Int, tag: Int = 0, load: () throws -> [UInt8]) throws -> [UInt8] {
+    /// The chunk stored under `key`, decoding it with `load` on a miss; concurrent misses of
+    /// one key share one load.
+    func value(for key: Key, load: () throws -> [UInt8]) throws -> [UInt8] {
         let lookup: Lookup = state.withLock { state in
-            if let value = state.hit(key, tag: tag) { return .hit(value) }
+            if let value = state.hit(key) { return .hit(value) }
             if let flight = state.flights[key] {
                 state.statistics.hits += 1
                 return .wait(flight)
@@ -64,6 +79,7 @@ public final class RowCache: Sendable {
         case .load(let flight):
             let value: [UInt8]
             do {
+                willLoad?(key)
                 value = try load()
             } catch {
                 state.withLock { _ = $0.flights.removeValue(forKey: key) }
@@ -74,7 +90,7 @@ public final class RowCache: Sendable {
             let capacity = self.capacity
             state.withLock { state in
                 state.flights.removeValue(forKey: key)
-                if value.count <= capacity { state.insert(key, tag: tag, value, capacity: capacity) }
+                if value.count <= capacity { state.insert(key, value, capacity: capacity) }
             }
             flight.group.leave()
             return value
@@ -100,8 +116,7 @@ public final class RowCache: Sendable {
     /// Entries in two doubly linked lists (probation, protected), nodes in an array.
     struct State {
         struct Node {
-            var key: Int
-            var tag: Int
+            var key: Key
             var value: [UInt8]
             var previous = -1
             var next = -1
@@ -115,17 +130,17 @@ public final class RowCache: Sendable {
 
         var nodes: [Node] = []
         var free: [Int] = []
-        var index: [Int: Int] = [:]
+        var index: [Key: Int] = [:]
         var probation = List()
         var protected = List()
-        var flights: [Int: Flight] = [:]
+        var flights: [Key: Flight] = [:]
         var statistics = Statistics()
         let protectedLimit: Int
 
         init(protectedLimit: Int) { self.protectedLimit = protectedLimit }
 
-        mutating func hit(_ key: Int, tag: Int) -> [UInt8]? {
-            guard let node = index[key], nodes[node].tag == tag else { return nil }
+        mutating func hit(_ key: Key) -> [UInt8]? {
+            guard let node = index[key] else { return nil }
             statistics.hits += 1
             unlink(node)
             pushFront(node, protected: true)
@@ -137,7 +152,7 @@ public final class RowCache: Sendable {
             return nodes[node].value
         }
 
-        mutating func insert(_ key: Int, tag: Int, _ value: [UInt8], capacity: Int) {
+        mutating func insert(_ key: Key, _ value: [UInt8], capacity: Int) {
             guard index[key] == nil else { return }
             while probation.bytes + protected.bytes + value.count > capacity {
                 let victim = probation.tail >= 0 ? probation.tail : protected.tail
@@ -151,10 +166,10 @@ public final class RowCache: Sendable {
             let node: Int
             if let reused = free.popLast() {
                 node = reused
-                nodes[node] = Node(key: key, tag: tag, value: value)
+                nodes[node] = Node(key: key, value: value)
             } else {
                 node = nodes.count
-                nodes.append(Node(key: key, tag: tag, value: value))
+                nodes.append(Node(key: key, value: value))
             }
             index[key] = node
             pushFront(node, protected: false)

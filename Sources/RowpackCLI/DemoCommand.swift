@@ -62,7 +62,7 @@ struct Demo: ParsableCommand {
         let stored = commit.committedLength - commit.deadBytes
         try say(String(format: "  stored  %@ (ratio %.2f), %llu commits, %@ level %d%@, %d rows per chunk",
                    formatBytes(stored), Double(rows * rowBytes) / Double(stored), commit.sequence,
-                   reader.header.codec.description, reader.header.level, reader.header.filter == .shuffle ? " + shuffle" : "",
+                   reader.header.codec.description, reader.header.level, reader.header.shufflesByDefault ? " + shuffle" : "",
                    reader.header.rowsPerChunk))
 
         // Random single rows and 100-row slices, checked against a regenerated source.

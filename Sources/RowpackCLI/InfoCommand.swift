@@ -49,7 +49,7 @@ struct Info: ParsableCommand {
         let report = Report(
             path: container, rows: reader.rowCount, dtype: header.dtype.description, descr: header.dtype.descr, row_shape: header.rowShape,
             row_bytes: header.rowBytes, rows_per_chunk: header.rowsPerChunk, chunks: reader.chunkCount,
-            codec: header.codec.description, level: header.level, shuffle: header.filter == .shuffle,
+            codec: header.codec.description, level: header.level, shuffle: header.shufflesByDefault,
             commits: commit.sequence, file_bytes: fileBytes, committed_bytes: commit.committedLength, raw_bytes: raw,
             dead_bytes: commit.deadBytes, ratio: stored > 0 ? Double(raw) / Double(stored) : 0,
             format_version: "\(FormatVersion.major).\(header.minorVersion)",
@@ -65,7 +65,7 @@ struct Info: ParsableCommand {
             \(container)
               array       \(header.dtype) \(shape), \(formatBytes(header.rowBytes)) per row
               chunks      \(reader.chunkCount) of \(header.rowsPerChunk) rows (\(formatBytes(header.rowsPerChunk * header.rowBytes)) raw each)
-              codec       \(header.codec) level \(header.level), shuffle \(header.filter == .shuffle ? "on" : "off")
+              codec       \(header.codec) level \(header.level), shuffle \(header.shufflesByDefault ? "on" : "off")
               size        \(formatBytes(raw)) raw, \(formatBytes(stored)) stored, ratio \(String(format: "%.2f", report.ratio))
               file        \(formatBytes(fileBytes)) (\(formatBytes(commit.deadBytes)) dead\(fileBytes > commit.committedLength ? ", \(formatBytes(fileBytes - commit.committedLength)) uncommitted tail" : ""))
               commits     \(commit.sequence)

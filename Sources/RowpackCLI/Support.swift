@@ -116,7 +116,7 @@ struct StorageOptions: ParsableArguments {
         if level == nil, self.codec == nil { level = base?.level }
         return WriterOptions(
             rowsPerChunk: chunkRows ?? base?.rowsPerChunk, codec: codec, level: level,
-            shuffle: shuffle ?? base.map { $0.filter == .shuffle })
+            shuffle: shuffle ?? base.map(\.shufflesByDefault))
     }
 }
 

@@ -66,8 +66,9 @@ public struct ChunkRecord: Hashable, Sendable {
 
     /// Decodes and checks a record header from the first ``size`` bytes of `bytes`.
     ///
-    /// Checks the magic, the header checksum, the codec and filter values and the limits of
-    /// `FormatLimits`; the caller checks the chunk number, row count and sizes against the index.
+    /// Checks the magic, the header checksum, the codec and filter values (an unknown one is
+    /// `.unsupportedVersion`, §11) and the limits of `FormatLimits`, including the codec's
+    /// ``minStoredLength(rawLength:codec:)``; the caller checks the chunk number, row count and sizes against the index.
     /// Offsets in errors are relative to `bytes`.
     public init(decoding bytes: [UInt8]) throws(FormatError) {
         guard bytes.count >= Self.size else {
@@ -85,11 +86,12 @@ public struct ChunkRecord: Hashable, Sendable {
         chunk = try reader.readCount("chunk number")
         rawLength = try reader.readCount("raw length", limit: FormatLimits.maxChunkBytes)
         storedLength = try reader.readCount("stored length")
+        // Unknown values belong to a newer minor version (§11): unsupported, not corrupt.
         guard let codec = ChunkCodec(rawValue: try reader.read(UInt8.self)) else {
-            throw FormatError(.invalidValue, at: 32, "unknown codec \(bytes[32])")
+            throw FormatError(.unsupportedVersion, at: 32, "unknown codec \(bytes[32]) (written by a newer version)")
         }
         guard let filter = ChunkFilter(rawValue: try reader.read(UInt8.self)) else {
-            throw FormatError(.invalidValue, at: 33, "unknown filter \(bytes[33])")
+            throw FormatError(.unsupportedVersion, at: 33, "unknown filter \(bytes[33]) (written by a newer version)")
         }
         self.codec = codec
         self.filter = filter

@@ -33,6 +33,11 @@ public struct FileHeader: Hashable, Sendable {
     /// Bytes of the header in the file: as decoded, or as ``encoded()`` writes it.
     public private(set) var byteCount: Int
 
+    /// Whether new chunks are byte-shuffled by default: the filter is shuffle and the dtype's
+    /// element width is above 1. Earlier writers stored filter 1 for 1-byte types, where the
+    /// shuffle is the identity and every record says filter 0 (`Spec/FORMAT.md` §4.2).
+    public var shufflesByDefault: Bool { filter == .shuffle && dtype.shuffleElementSize > 1 }
+
     /// Creates a header after checking every value against the format's limits.
     ///
     /// - Throws: ``FormatError`` with `.outOfRange` or `.invalidValue` when a value is outside
@@ -134,11 +139,12 @@ public struct FileHeader: Hashable, Sendable {
             throw FormatError(.outOfRange, at: 60, "row rank \(rank) exceeds \(FormatLimits.maxRowRank)")
         }
         let codecAt = reader.offset
+        // Unknown values belong to a newer minor version (§11): unsupported, not corrupt.
         guard let codec = ChunkCodec(rawValue: try reader.read(UInt8.self)) else {
-            throw FormatError(.invalidValue, at: codecAt, "unknown default codec")
+            throw FormatError(.unsupportedVersion, at: codecAt, "unknown default codec \(bytes[codecAt]) (written by a newer version)")
         }
         guard let filter = ChunkFilter(rawValue: try reader.read(UInt8.self)) else {
-            throw FormatError(.invalidValue, at: codecAt + 1, "unknown default filter")
+            throw FormatError(.unsupportedVersion, at: codecAt + 1, "unknown default filter \(bytes[codecAt + 1]) (written by a newer version)")
         }
         _ = try reader.read(UInt16.self)  // default shuffle element size: derived from the dtype
         let level = Int(try reader.read(Int32.self))

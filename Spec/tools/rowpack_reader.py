@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover - exercised only without the package
 __all__ = [
     "RowpackError", "NotAContainer", "UnsupportedVersion", "CorruptContainer",
     "Header", "Commit", "Container", "open_container", "crc32c", "shuffle", "unshuffle",
-    "max_stored_length", "min_stored_length", "zstd_frame_size",
+    "max_stored_length", "min_stored_length", "zstd_frame_size", "shuffle_width",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -185,6 +185,22 @@ def unshuffle(data: bytes, width: int) -> bytes:
 
 # ---------------------------------------------------------------------------------------------
 # dtype (§10)
+
+
+def shuffle_width(dtype: np.dtype) -> int:
+    """§4.2: the element width a writer uses for a dtype (1: records and header say filter 0)."""
+    if dtype.names is not None or dtype.subdtype is not None:
+        return 1 if dtype.itemsize == 0 else min(dtype.itemsize, 65535)
+    kind = dtype.kind
+    if kind in "iuf":
+        return dtype.itemsize
+    if kind == "c":
+        return dtype.itemsize // 2
+    if kind in "Mm":
+        return 8
+    if kind == "U":
+        return 4
+    return 1
 
 
 def parse_descr(text: str) -> np.dtype:
@@ -396,8 +412,21 @@ class Container:
         first, entries = _parse_page(self, buf, offset, LEAF_MAGIC, "leaf")
         if first != j * K or len(entries) != expected:
             raise CorruptContainer(self.path, f"index leaf {j} covers chunks {first}+{len(entries)}, expected {j * K}+{expected}", offset=offset)
+        # §5.3: records are in chunk order across leaves too; check against the neighbours at hand.
+        leaves = self.commit.leaves
+        if j > 0 and leaves[j - 1][0] in self._leaf_cache:
+            self._check_leaves_in_order(j - 1, self._leaf_cache[leaves[j - 1][0]], j, entries, j * K)
+        if j + 1 < len(leaves) and leaves[j + 1][0] in self._leaf_cache:
+            self._check_leaves_in_order(j, entries, j + 1, self._leaf_cache[leaves[j + 1][0]], j * K)
         self._leaf_cache[offset] = entries
         return entries
+
+    def _check_leaves_in_order(self, i: int, earlier, j: int, later, c: int) -> None:
+        (last_offset, last_length), (first_offset, _) = earlier[-1], later[0]
+        if first_offset < last_offset + last_length:
+            raise CorruptContainer(
+                self.path, f"index leaf {j} lists a record at {first_offset}, inside or before the last record of leaf {i} "
+                f"({last_offset}+{last_length})", offset=first_offset, chunk=c)
 
     # -- verification ------------------------------------------------------------------------
 
@@ -447,7 +476,7 @@ class Container:
             "rows": t.rows, "dtype": h.descr if h.dtype.names is not None else h.dtype.str, "descr": h.descr,
             "row_shape": list(h.row_shape), "rows_per_chunk": h.rows_per_chunk,
             "chunks": t.chunks, "codec": CODEC_NAMES[h.codec], "level": h.level,
-            "shuffle": h.filter == FILTER_SHUFFLE, "commits": t.sequence, "file_bytes": self.size,
+            "shuffle": h.filter == FILTER_SHUFFLE and shuffle_width(h.dtype) > 1, "commits": t.sequence, "file_bytes": self.size,
             "raw_bytes": t.rows * h.row_bytes, "dead_bytes": t.dead_bytes,
             "format_version": f"{h.major}.{h.minor}", "leaf_capacity": h.leaf_capacity,
             "committed_length": t.committed_length, "torn_tail_bytes": self.size - t.committed_length,
@@ -517,10 +546,10 @@ def _parse_header(path: str, file: BinaryIO, size: int) -> Header:
         raise bad(f"rows per chunk {rows_per_chunk} must be in 1...{MAX_ROWS_PER_CHUNK}", 40)
     if rank > MAX_ROW_RANK:
         raise bad(f"row rank {rank} exceeds {MAX_ROW_RANK}", 60)
-    if codec not in CODEC_NAMES:
-        raise bad(f"unknown default codec {codec}", 64)
+    if codec not in CODEC_NAMES:   # a newer minor version's codec or filter (§3.1 step 7, §11)
+        raise UnsupportedVersion(path, f"unknown default codec {codec} (written by a newer version)", offset=64)
     if filt not in FILTER_NAMES:
-        raise bad(f"unknown default filter {filt}", 65)
+        raise UnsupportedVersion(path, f"unknown default filter {filt} (written by a newer version)", offset=65)
     low, high = CODEC_LEVELS[codec]
     if not low <= level <= high:
         raise bad(f"level {level} is not valid for {CODEC_NAMES[codec]} ({low}...{high})", 68)
@@ -706,14 +735,14 @@ def _parse_record(container, buf: bytes, offset: int, c: int) -> ChunkRecord:
         raise CorruptContainer(
             path, f"stored length {stored_length} exceeds the bound for {raw_length} raw bytes "
             f"({max_stored_length(raw_length)})", offset=offset + 24, chunk=c)
-    if codec not in CODEC_NAMES:
-        raise CorruptContainer(path, f"unknown codec {codec}", offset=offset + 32, chunk=c)
+    if codec not in CODEC_NAMES:   # a newer minor version's codec or filter (§4, §11)
+        raise UnsupportedVersion(path, f"unknown codec {codec} (written by a newer version)", offset=offset + 32, chunk=c)
     if stored_length < min_stored_length(raw_length, codec):
         raise CorruptContainer(
             path, f"stored length {stored_length} is too short to hold {raw_length} raw bytes in {CODEC_NAMES[codec]}",
             offset=offset + 24, chunk=c)
     if filt not in FILTER_NAMES:
-        raise CorruptContainer(path, f"unknown filter {filt}", offset=offset + 33, chunk=c)
+        raise UnsupportedVersion(path, f"unknown filter {filt} (written by a newer version)", offset=offset + 33, chunk=c)
     if element_size < 1 or (filt == FILTER_NONE and element_size != 1):
         raise CorruptContainer(path, f"element size {element_size} is not valid for filter {FILTER_NAMES[filt]}",
                                offset=offset + 34, chunk=c)
@@ -778,6 +807,8 @@ def _decompress(container, record: ChunkRecord, payload: bytes, c: int) -> bytes
         params = zstandard.get_frame_parameters(payload)
     except zstandard.ZstdError as error:
         raise CorruptContainer(path, f"zstd payload does not decode: {error}", offset=at, chunk=c) from None
+    if params.dict_id != 0:   # a Dictionary_ID field may be present, but 0 means "no dictionary" (§4.1)
+        raise CorruptContainer(path, f"zstd frame needs dictionary {params.dict_id}; chunks use none", offset=at, chunk=c)
     if params.content_size != zstandard.CONTENTSIZE_UNKNOWN and params.content_size != n:
         raise CorruptContainer(path, f"zstd frame says {params.content_size} bytes, record says {n}", offset=at, chunk=c)
     try:

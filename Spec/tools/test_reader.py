@@ -34,20 +34,7 @@ zstandard = pytest.importorskip("zstandard")
 # A writer, from the spec
 
 
-def shuffle_width(dtype: np.dtype) -> int:
-    """§4.2: the element width a writer uses for a dtype."""
-    if dtype.names is not None or dtype.subdtype is not None:
-        return 1 if dtype.itemsize == 0 else min(dtype.itemsize, 65535)
-    kind = dtype.kind
-    if kind in "iuf":
-        return dtype.itemsize
-    if kind == "c":
-        return dtype.itemsize // 2
-    if kind in "Mm":
-        return 8
-    if kind == "U":
-        return 4
-    return 1
+shuffle_width = rp.shuffle_width
 
 
 def encode_header(*, uuid, dtype, row_shape, rows_per_chunk, codec, level, filt, leaf_capacity=4096,
@@ -115,7 +102,7 @@ class PyWriter:
     """Creates (§8.1) and appends to (§8.2–§8.4) a container, keeping its state in memory."""
 
     def __init__(self, path, dtype, row_shape=(), rows_per_chunk=4, codec=rp.CODEC_ZLIB, level=None,
-                 shuffle=None, leaf_capacity=4096, uuid=None, clock=None, **header_overrides):
+                 shuffle=None, leaf_capacity=4096, uuid=None, clock=None, compressor=None, **header_overrides):
         self.path = Path(path)
         self.dtype = np.dtype(dtype)
         self.row_shape = tuple(row_shape)
@@ -127,10 +114,11 @@ class PyWriter:
         self.width = width if (shuffle if shuffle is not None else width > 1) and width > 1 else 1
         self.uuid = uuid or os.urandom(16)
         self.clock = clock or (lambda: 1_700_000_000_000_000_000)
+        self.compress = compressor or compress   # (codec, level, filtered bytes) -> payload
         self.row_bytes = self.dtype.itemsize * int(np.prod(self.row_shape, dtype=np.int64))
         header = encode_header(
             uuid=self.uuid, dtype=self.dtype, row_shape=self.row_shape, rows_per_chunk=self.R, codec=codec,
-            level=self.level, filt=1 if (shuffle if shuffle is not None else width > 1) else 0,
+            level=self.level, filt=1 if self.width > 1 else 0,
             leaf_capacity=self.K, **header_overrides)
         self.H = len(header)
         root = encode_page(b"RPKR", 0, [])
@@ -164,7 +152,7 @@ class PyWriter:
 
     def _write_chunk(self, chunk: int, raw: bytes, rows: int):
         filtered = rp.shuffle(raw, self.width) if self.width > 1 else raw
-        payload = compress(self.codec, self.level, filtered)
+        payload = self.compress(self.codec, self.level, filtered)
         record = encode_record(chunk=chunk, rows=rows, raw_length=len(raw), payload=payload, codec=self.codec,
                                level=self.level, filt=1 if self.width > 1 else 0, element_size=self.width)
         extent = (self._append_bytes(record), len(record))
@@ -1406,6 +1394,92 @@ def test_zero_byte_rows_are_refused(tmp_path, dtype, shape):
 # §12: golden vectors, read by every version forever
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
+
+
+HOSTILE = json.loads((VECTORS / "hostile" / "expected.json").read_text())
+ERROR_CLASSES = {"corrupt": rp.CorruptContainer, "unsupported": rp.UnsupportedVersion}
+
+
+def test_hostile_vectors_are_all_listed():
+    assert sorted(HOSTILE) == sorted(p.name for p in (VECTORS / "hostile").glob("*.rowpack"))
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_vectors(name):
+    # §12: each hostile file is refused with its class, where expected.json says; the rest reads.
+    case = HOSTILE[name]
+    path = VECTORS / "hostile" / name
+    error = ERROR_CLASSES[case["error"]]
+    if case["at"] == "open":
+        with pytest.raises(error, match=case["message"]):
+            rp.open_container(path)
+        return
+    with rp.open_container(path) as c:
+        with pytest.raises(error, match=case["message"]) as caught:
+            c.read_chunk(case["chunk"])
+        assert caught.value.chunk == case["chunk"] and type(caught.value) is error
+        for chunk in case["readable"]:
+            c.read_chunk(chunk)
+        assert any(case["message"] in problem for problem in c.verify())
+
+
+@swift
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_swift_hostile_vectors(name, tmp_path):
+    # The reference CLI refuses the same files with the same class ("newer version" names an
+    # unsupported one) and reads the chunks that are sound.
+    case = HOSTILE[name]
+    path = VECTORS / "hostile" / name
+    newer = "newer version" if case["error"] == "unsupported" else None
+    if case["at"] == "open":
+        stderr = _run_failing("info", path)
+    else:
+        stderr = _run_failing("verify", path)
+        assert f"chunk {case['chunk']}" in stderr
+        R = json.loads(_run("info", path, "--json"))["rows_per_chunk"]
+        for chunk in case["readable"]:
+            _run("read", path, "--rows", f"{chunk * R}:{chunk * R + 1}", "--out", tmp_path / f"{chunk}.npy")
+    assert case["message"] in stderr
+    assert (newer in stderr) if newer else ("newer version" not in stderr)
+
+
+def test_width_one_header_says_no_filter(tmp_path):
+    # §4.2: a writer whose shuffle width is 1 writes filter 0 in the header as in the records,
+    # even when the shuffle was requested; the reader reports no shuffle even for an old header.
+    w = make(tmp_path, dtype="|u1", row_shape=(3,), shuffle=True)
+    w.append(np.arange(15, dtype="u1").reshape(5, 3))
+    w.commit()
+    assert w.path.read_bytes()[65] == 0
+    with rp.open_container(w.path) as c:
+        assert c.info()["shuffle"] is False
+    with open(w.path, "r+b") as f:   # an earlier writer's header: filter 1 with width 1
+        head = bytearray(f.read(w.H - 4))
+        head[65] = rp.FILTER_SHUFFLE
+        f.seek(0)
+        f.write(bytes(head) + struct.pack("<I", rp.crc32c(head)))
+    with rp.open_container(w.path) as c:
+        assert c.header.filter == rp.FILTER_SHUFFLE and c.info()["shuffle"] is False
+        assert c.read_all().tobytes() == bytes(range(15)) and c.verify() == []
+
+
+def test_padding_bytes_are_data():
+    # §10.2: the padding bytes of an aligned struct are stored and returned byte for byte.
+    path = VECTORS / "struct_aligned_padding.rowpack"
+    expected = np.load(path.with_suffix(".npy"))
+    assert expected.dtype.itemsize == 12 and len(expected.dtype.names) == 3
+    padding = [i for row in range(len(expected)) for i in (row * 12 + 1, row * 12 + 2, row * 12 + 3, row * 12 + 10, row * 12 + 11)]
+    assert all(expected.tobytes()[i] != 0 for i in padding)
+    with rp.open_container(path) as c:
+        assert c.read_all().tobytes() == expected.tobytes()
+
+
+@swift
+def test_swift_width_one_header_says_no_filter(tmp_path):
+    np.save(tmp_path / "a.npy", np.arange(12, dtype="u1").reshape(4, 3))
+    _run("import", tmp_path / "a.npy", tmp_path / "a.rowpack", "--shuffle", "-q")
+    assert (tmp_path / "a.rowpack").read_bytes()[65] == 0
+    assert json.loads(_run("info", tmp_path / "a.rowpack", "--json"))["shuffle"] is False
+    assert (VECTORS / "u1_shuffle_requested.rowpack").read_bytes()[65] == 0
 
 
 @pytest.mark.parametrize("path", sorted(VECTORS.glob("*.rowpack")), ids=lambda p: p.name)

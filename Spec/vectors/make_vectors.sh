@@ -21,6 +21,11 @@ parts = [rng.integers(0, 255, (n, 2, 2), dtype="u1") for n in (7, 4, 9)]
 for i, part in enumerate(parts):
     np.save(f"{tmp}/u1_part{i}.npy", part)
 np.save("u1_multicommit.npy", np.concatenate(parts))
+np.save("u1_shuffle_requested.npy", rng.integers(0, 255, (9, 3), dtype="u1"))
+# Padding bytes are data (FORMAT.md §10.2): an aligned struct whose 5 padding bytes per row are nonzero.
+aligned = np.dtype([("a", "u1"), ("b", "<i4"), ("c", "<u2")], align=True)
+raw = np.frombuffer(bytes((i * 7 + 0x5A) % 256 or 1 for i in range(6 * aligned.itemsize)), dtype="u1")
+np.save("struct_aligned_padding.npy", raw.view(aligned))
 PY
 "$bin" import f4_zstd_shuffle.npy f4_zstd_shuffle.rowpack --chunk-rows 16 --force -q
 "$bin" import i8_zlib.npy i8_zlib.rowpack --codec zlib --chunk-rows 8 --force -q
@@ -28,6 +33,9 @@ PY
 "$bin" import f8_bigendian_zstd3.npy f8_bigendian_zstd3.rowpack --level 3 --chunk-rows 4 --force -q
 "$bin" import datetime_ns.npy datetime_ns.rowpack --chunk-rows 3 --force -q
 "$bin" import U3_zstd.npy U3_zstd.rowpack --chunk-rows 5 --force -q
+# A 1-byte dtype with the shuffle requested: w = 1, so header and records say filter 0 (§4.2).
+"$bin" import u1_shuffle_requested.npy u1_shuffle_requested.rowpack --shuffle --chunk-rows 4 --force -q
+"$bin" import struct_aligned_padding.npy struct_aligned_padding.rowpack --chunk-rows 4 --force -q
 # Three commits; the partial tail chunk of the first two is superseded, leaving dead space.
 "$bin" import "$tmp/u1_part0.npy" u1_multicommit.rowpack --chunk-rows 5 --force -q
 "$bin" append u1_multicommit.rowpack "$tmp/u1_part1.npy" -q

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Rowpack
@@ -304,6 +305,106 @@ import RowpackFormat
         let third = expectRowpackError(.corrupt, "gather") { _ = try reader.gather(rows: [5]) }
         #expect(third?.chunk == 1)
         #expect(reader.verify().count == 1)
+    }
+
+    /// Leaves 0 and 2 of a hostile index (K = 1, checksums valid) list chunk 0's record; leaf
+    /// 1, between them, is never read, so no cross-leaf check can see it. Many threads miss
+    /// chunks 0 and 2 at once, forced deterministically: the first load of chunk 0 is held
+    /// until every thread has looked the cache up. Every read of chunk 2 fails naming chunk 2;
+    /// none receives chunk 0's rows from the shared load.
+    @Test func concurrentMissesOfOneRecordListedForTwoChunks() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("shared.rowpack")
+        let header = try FileHeader(
+            uuid: [UInt8](repeating: 0x5A, count: 16), dtype: .uint8, rowShape: [2], rowsPerChunk: 2, codec: .none, level: 0,
+            filter: .none, leafCapacity: 1)
+        let chunk0: [UInt8] = [1, 2, 3, 4]
+        let chunk1: [UInt8] = [5, 6, 7, 8]
+        let records = [chunk0, chunk1].enumerated().map { handBuiltRecord(chunk: $0, rows: 2, rawLength: 4, payload: $1) }
+        try writeFile(path, handBuiltContainer(header: header, rows: 6, records: records, listing: [0, 1, 0]))
+
+        let threads = 12
+        let holdFirstLoad = Counter()
+        let lookups = LookupCount()
+        let cache = RowCache(capacity: 1 << 20) { key in
+            // The first load waits (up to a deadline, so a bug fails rather than hangs) until
+            // all threads have looked up their chunk: each waits for a load or runs one.
+            guard key.chunk == 0, holdFirstLoad.add() == 1 else { return }
+            lookups.wait(until: threads)
+        }
+        lookups.cache = cache
+        let reader = try ContainerReader(path: path, cache: cache)
+        #expect(reader.rowCount == 6)
+        let failures = FailureLog()
+        onThreads(threads) { thread in
+            if thread > 0 { lookups.wait(until: 1) }  // thread 0 reading chunk 0 misses first
+            let chunk = thread % 2 == 0 ? 0 : 2
+            do {
+                let row = try reader.withRow(chunk * 2 + 1) { Array($0) }
+                if chunk == 2 { failures.record("thread \(thread): chunk 2 returned \(row)") }
+                if chunk == 0, row != [3, 4] { failures.record("thread \(thread): chunk 0 returned \(row)") }
+            } catch let error as RowpackError {
+                if error.chunk != chunk || error.code != .corrupt { failures.record("thread \(thread), chunk \(chunk): \(error)") }
+            } catch {
+                failures.record("thread \(thread): \(error)")
+            }
+        }
+        #expect(failures.all.isEmpty, "\(failures.all)")
+        #expect(cache.statistics.hits + cache.statistics.misses == threads, "every thread looked up while the first load was held")
+        let problem = expectRowpackError(.corrupt) { _ = try reader.read(rows: 4..<6) }
+        #expect(problem?.chunk == 2)
+        #expect(try reader.read(rows: 0..<2) == chunk0)
+        // Chunk 1's own record is sound, but leaf 1, read now, is checked against leaf 2
+        // (cached), which lists a record before leaf 1's.
+        let overlap = expectRowpackError(.corrupt) { _ = try reader.read(rows: 2..<4) }
+        #expect(overlap?.chunk == 1)
+        #expect(overlap?.message.contains("index leaf 2 lists a record") == true)
+        #expect(try ContainerReader(path: path).read(rows: 2..<4) == chunk1, "alone, chunk 1 reads back")
+    }
+
+    /// The lookups (hits, misses and waits for a load in flight) a cache has answered, for
+    /// threads to wait on.
+    final class LookupCount: Sendable {
+        private let source = Mutex<RowCache?>(nil)
+        var cache: RowCache? {
+            get { source.withLock { $0 } }
+            set { source.withLock { $0 = newValue } }
+        }
+
+        /// Returns once `count` lookups were answered, or after 20 s (so a bug fails, not hangs).
+        func wait(until count: Int) {
+            let deadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < deadline {
+                if let statistics = cache?.statistics, statistics.hits + statistics.misses >= count { return }
+                Thread.sleep(forTimeInterval: 0.001)
+            }
+        }
+    }
+
+    /// Neighbouring leaves listing one record (K = 1): whichever leaf is read second is checked
+    /// against the first (records are in chunk order across leaves, §5.3), and `verify()`
+    /// checks every pair.
+    @Test func neighbouringLeavesListingOneRecord() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("neighbours.rowpack")
+        let header = try FileHeader(
+            uuid: [UInt8](repeating: 0x5A, count: 16), dtype: .uint8, rowShape: [2], rowsPerChunk: 2, codec: .none, level: 0,
+            filter: .none, leafCapacity: 1)
+        let record = handBuiltRecord(chunk: 0, rows: 2, rawLength: 4, payload: [1, 2, 3, 4])
+        try writeFile(path, handBuiltContainer(header: header, rows: 4, records: [record], listing: [0, 0]))
+        for order in [[0, 1], [1, 0]] {
+            let reader = try ContainerReader(path: path)
+            let first = order[0]
+            if first == 0 { #expect(try reader.read(rows: 0..<2) == [1, 2, 3, 4]) }
+            else { expectRowpackError(.corrupt) { _ = try reader.read(rows: 2..<4) } }
+            let second = expectRowpackError(.corrupt, "leaf \(order[1]) read after leaf \(first)") {
+                _ = try reader.read(rows: order[1] * 2..<order[1] * 2 + 2)
+            }
+            #expect(second?.chunk == order[1])
+            #expect(second?.message.contains("inside or before the last record of leaf 0") == true, "\(String(describing: second))")
+        }
+        let problems = try ContainerReader(path: path).verify()
+        #expect(problems.contains { $0.message.contains("index leaf 1 lists a record") && $0.chunk == 1 }, "\(problems)")
     }
 
     // MARK: Not containers

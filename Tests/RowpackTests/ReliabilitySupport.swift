@@ -264,14 +264,16 @@ func handBuiltRecord(
 
 /// A one-commit container with `header`, these encoded chunk records (in chunk order), leaves
 /// of `header.leafCapacity` entries, a root and a trailer claiming `rows` rows. Every checksum
-/// is valid, whatever the claims.
-func handBuiltContainer(header: FileHeader, rows: Int, records: [[UInt8]]) -> [UInt8] {
+/// is valid, whatever the claims. `listing[c]`, when given, is the record the index lists for
+/// chunk `c` (by default record `c`).
+func handBuiltContainer(header: FileHeader, rows: Int, records: [[UInt8]], listing: [Int]? = nil) -> [UInt8] {
     var bytes = header.encoded()
-    var entries: [Extent] = []
+    var extents: [Extent] = []
     for record in records {
-        entries.append(Extent(offset: bytes.count, length: record.count))
+        extents.append(Extent(offset: bytes.count, length: record.count))
         bytes += record
     }
+    let entries = listing.map { $0.map { extents[$0] } } ?? extents
     var leaves: [Extent] = []
     for first in stride(from: 0, to: entries.count, by: header.leafCapacity) {
         let page = IndexPage(

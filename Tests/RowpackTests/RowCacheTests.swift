@@ -12,6 +12,9 @@ import Testing
         (0..<size).map { UInt8(truncatingIfNeeded: key &* 31 &+ $0) }
     }
 
+    /// A cache key for record offset `offset` (chunk 0).
+    static func key(_ offset: Int) -> RowCache.Key { RowCache.Key(offset: offset, chunk: 0) }
+
     @Test func capacityIsRespectedAndValuesBelongToTheirKeys() throws {
         for capacity in [0, 1, 100, 1000, 4096] {
             let cache = RowCache(capacity: capacity)
@@ -21,7 +24,7 @@ import Testing
             for _ in 0..<3000 {
                 let key = Int(random.next() % 64)
                 let size = 1 + key * 7 % 300  // the same size every time for a key
-                let got = try cache.value(for: key) { () throws -> [UInt8] in
+                let got = try cache.value(for: Self.key(key)) { () throws -> [UInt8] in
                     loads += 1
                     return Self.value(key, size: size)
                 }
@@ -38,25 +41,51 @@ import Testing
         }
     }
 
-    /// An entry only answers lookups with its own tag (readers tag entries with the chunk
-    /// number): a lookup under another tag loads, and the first entry stays.
-    @Test func tagMismatchIsAMiss() throws {
+    /// One record offset under two chunk numbers is two entries (readers key entries by
+    /// offset and chunk): a lookup for another chunk loads, and the first entry stays.
+    @Test func sameOffsetOtherChunkIsAMiss() throws {
         let cache = RowCache(capacity: 1 << 20)
-        #expect(try cache.value(for: 7, tag: 0) { [1, 2, 3] } == [1, 2, 3])
+        #expect(try cache.value(for: .init(offset: 7, chunk: 0)) { [1, 2, 3] } == [1, 2, 3])
         var loads = 0
-        let other = try cache.value(for: 7, tag: 1) { () throws -> [UInt8] in
+        let other = try cache.value(for: .init(offset: 7, chunk: 1)) { () throws -> [UInt8] in
             loads += 1
             return [9]
         }
         #expect(other == [9])
         #expect(loads == 1)
-        #expect(try cache.value(for: 7, tag: 0) { [0] } == [1, 2, 3])
+        #expect(try cache.value(for: .init(offset: 7, chunk: 0)) { [0] } == [1, 2, 3])
+        #expect(try cache.value(for: .init(offset: 7, chunk: 1)) { [0] } == [9])
+    }
+
+    /// A load in flight for (offset, chunk 0) is not shared with a miss of (offset, chunk 1):
+    /// the second runs its own load. Made deterministic by holding the first load until the
+    /// second has loaded (if the second waited for the first instead, the first gives up after
+    /// its deadline and the second receives chunk 0's value: the test fails, it does not hang).
+    @Test func loadsInFlightAreKeyedByChunkToo() throws {
+        let cache = RowCache(capacity: 1 << 20)
+        let secondLoaded = DispatchSemaphore(value: 0)
+        let firstLoading = DispatchSemaphore(value: 0)
+        let results = Mutex<[Int: [UInt8]]>([:])
+        onThreads(2) { chunk in
+            if chunk == 1 { firstLoading.wait() }
+            let value = try? cache.value(for: .init(offset: 100, chunk: chunk)) { () throws -> [UInt8] in
+                if chunk == 0 {
+                    firstLoading.signal()
+                    _ = secondLoaded.wait(timeout: .now() + 10)
+                } else {
+                    secondLoaded.signal()
+                }
+                return [UInt8(chunk)]
+            }
+            results.withLock { $0[chunk] = value }
+        }
+        #expect(results.withLock { $0 } == [0: [0], 1: [1]])
     }
 
     @Test func negativeCapacityIsEmpty() throws {
         let cache = RowCache(capacity: -5)
         #expect(cache.capacity == 0)
-        _ = try cache.value(for: 1) { () throws -> [UInt8] in [1, 2, 3] }
+        _ = try cache.value(for: Self.key(1)) { () throws -> [UInt8] in [1, 2, 3] }
         #expect(cache.statistics.bytes == 0)
     }
 
@@ -64,7 +93,7 @@ import Testing
         let cache = RowCache(capacity: 10)
         var loads = 0
         for _ in 0..<3 {
-            let got = try cache.value(for: 9) { () throws -> [UInt8] in
+            let got = try cache.value(for: Self.key(9)) { () throws -> [UInt8] in
                 loads += 1
                 return [UInt8](repeating: 7, count: 11)
             }
@@ -72,18 +101,18 @@ import Testing
         }
         #expect(loads == 3)
         #expect(cache.statistics.bytes == 0)
-        _ = try cache.value(for: 1) { () throws -> [UInt8] in [UInt8](repeating: 1, count: 10) }
+        _ = try cache.value(for: Self.key(1)) { () throws -> [UInt8] in [UInt8](repeating: 1, count: 10) }
         #expect(cache.statistics.bytes == 10)
     }
 
     @Test func failedLoadIsNotCached() throws {
         struct Boom: Error {}
         let cache = RowCache(capacity: 100)
-        #expect(throws: Boom.self) { try cache.value(for: 3) { () throws -> [UInt8] in throw Boom() } }
+        #expect(throws: Boom.self) { try cache.value(for: Self.key(3)) { () throws -> [UInt8] in throw Boom() } }
         #expect(cache.statistics.bytes == 0)
-        let got = try cache.value(for: 3) { () throws -> [UInt8] in [4, 5] }
+        let got = try cache.value(for: Self.key(3)) { () throws -> [UInt8] in [4, 5] }
         #expect(got == [4, 5])
-        #expect(try cache.value(for: 3) { () throws -> [UInt8] in [9] } == [4, 5])
+        #expect(try cache.value(for: Self.key(3)) { () throws -> [UInt8] in [9] } == [4, 5])
     }
 
     /// Concurrent misses of one key share one load.
@@ -101,7 +130,7 @@ import Testing
                 }
                 start.wait()
                 do {
-                    let got = try cache.value(for: 42) { () throws -> [UInt8] in
+                    let got = try cache.value(for: Self.key(42)) { () throws -> [UInt8] in
                         loads.add()
                         Thread.sleep(forTimeInterval: 0.05)
                         return Self.value(42, size: 1000)
@@ -124,7 +153,7 @@ import Testing
         let cache = RowCache(capacity: 1 << 20)
         let active = Counter()
         onThreads(4) { key in
-            _ = try? cache.value(for: key) { () throws -> [UInt8] in
+            _ = try? cache.value(for: Self.key(key)) { () throws -> [UInt8] in
                 active.add()
                 Thread.sleep(forTimeInterval: 0.1)
                 active.add(-1)
@@ -140,7 +169,7 @@ import Testing
         let cache = RowCache(capacity: 1000)
         var loads: [Int: Int] = [:]
         func get(_ key: Int) throws {
-            _ = try cache.value(for: key) { () throws -> [UInt8] in
+            _ = try cache.value(for: Self.key(key)) { () throws -> [UInt8] in
                 loads[key, default: 0] += 1
                 return Self.value(key, size: 50)
             }
@@ -167,7 +196,7 @@ import Testing
                 let key = Int(random.next() % 40)
                 let size = 50 + key * 13 % 400
                 do {
-                    let got = try cache.value(for: key) { () throws -> [UInt8] in Self.value(key, size: size) }
+                    let got = try cache.value(for: Self.key(key)) { () throws -> [UInt8] in Self.value(key, size: size) }
                     if got != Self.value(key, size: size) { failures.record("key \(key): wrong value") }
                 } catch {
                     failures.record("\(error)")

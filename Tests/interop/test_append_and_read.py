@@ -7,6 +7,7 @@ import signal
 import struct
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,6 +37,24 @@ INFO_KEYS = {
     "dead_bytes",
     "format_version",
 }
+
+
+def test_readme_defines_exactly_the_info_json_keys(rp, tmp, rng):
+    # The README's table of `info --json` keys is the whole object, no more and no less, and
+    # `commits` is what it says: the newest commit's sequence number (the u64 at +16 of the
+    # trailer ending the file), 2 after an import, one more per append.
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme[readme.index("`info --json` prints one object:"):].split("\n\n")[1]
+    documented = {key for row in table.splitlines()[2:] for key in re.findall(r"`(\w+)`", row.split("|")[1])}
+    c = tmp / "c.rowpack"
+    rp.ok("import", save(tmp, "a.npy", make_array("<f4", (10, 3), rng)), c, "-q")
+    info = rp.info(c)
+    assert documented == set(info)
+    assert info["commits"] == 2
+    rp.ok("append", c, save(tmp, "b.npy", make_array("<f4", (5, 3), rng)), "-q")
+    info = rp.info(c)
+    (sequence,) = struct.unpack_from("<Q", c.read_bytes(), c.stat().st_size - 128 + 16)
+    assert info["commits"] == sequence == 3
 
 
 def save(tmp, name, arr):
