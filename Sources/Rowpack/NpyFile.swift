@@ -118,7 +118,7 @@ public struct NpyFile: Sendable {
             } else if at != npyHeader.count + dataBytes {
                 throw RowpackError(.io, path: path, "wrote \(at - npyHeader.count) data bytes, expected \(dataBytes)")
             }
-            if durability != .none { try output.sync() }
+            if durability != .none { try output.sync("\(path) was not created") }
             guard rename(temporary, path) == 0 else {
                 throw RowpackError(.io, path: path, "cannot rename the new file into place: \(String(cString: strerror(errno)))", errno: errno)
             }
@@ -126,7 +126,7 @@ public struct NpyFile: Sendable {
             unlink(temporary)
             throw error
         }
-        if durability != .none { syncDirectory(of: path) }
+        if durability != .none { try syncDirectory(of: path) }
     }
 
     /// Reads rows `range` into `buffer` (exactly `range.count × rowBytes` bytes).
