@@ -45,34 +45,51 @@ extension ContainerReader {
     }
 
     /// Writes the rows listed in `indices` (any order, repeats allowed), in that order, to a new
-    /// `.npy` file, as ``export(to:rows:append:durability:progress:)`` does for a range.
+    /// `.npy` file, as ``export(to:rows:append:rewriteHeader:durability:progress:)`` does for a range.
     public func export(to path: String, gathering indices: [Int], durability: Durability = .durable) throws {
-        let rowsPerBlock = max(1, Self.exportBlockBytes / header.rowBytes)
-        try NpyFile.create(at: path, dtype: header.dtype, shape: [indices.count] + header.rowShape, durability: durability) { write in
-            var start = 0
-            while start < indices.count {
-                let end = min(indices.count, start + rowsPerBlock)
-                try gather(rows: Array(indices[start..<end])).withUnsafeBytes { try write($0) }
-                start = end
+        var next = 0
+        try export(to: path, gatheringBlocks: { limit in
+            let end = indices.count - next <= limit ? indices.count : next + limit
+            defer { next = end }
+            return Array(indices[next..<end])
+        }, durability: durability)
+    }
+
+    /// Writes rows to a new `.npy` file in the order `nextBlock` lists them (any order, repeats
+    /// allowed), asking it for at most `limit` row numbers at a time until it returns none: a
+    /// list of any length is streamed, its count known only at its end. Memory stays bounded by
+    /// one block of rows (at most ``exportBlockBytes``, or one row).
+    ///
+    /// - Throws: ``RowpackError`` for rows out of range, corrupt chunks, I/O failures, or
+    ///   whatever `nextBlock` throws; the new file is then not created.
+    public func export(to path: String, gatheringBlocks nextBlock: (_ limit: Int) throws -> [Int], durability: Durability = .durable) throws {
+        let rowsPerBlock = max(1, min(Self.gatherBlockRows, Self.exportBlockBytes / header.rowBytes))
+        try NpyFile.create(at: path, dtype: header.dtype, shape: [0] + header.rowShape, rowsFromData: true, durability: durability) { write in
+            while case let block = try nextBlock(rowsPerBlock), !block.isEmpty {
+                try gather(rows: block).withUnsafeBytes { try write($0) }
             }
         }
     }
 
+    /// Row numbers gathered per block: their list and sort order cost 16 bytes a row.
+    static let gatherBlockRows = 1 << 16
+
     /// Decodes `range` in blocks of whole chunks and hands each block to `write`, decoding the
-    /// next block on other threads while the current one is written.
-    private func streamBlocks(_ range: Range<Int>, progress: Progress, write: (UnsafeRawBufferPointer) throws -> Void) throws {
+    /// next block on other threads while the current one is written. Blocks are made as they
+    /// are needed: a range of any length costs two blocks of memory.
+    func streamBlocks(_ range: Range<Int>, progress: Progress, write: (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard !range.isEmpty else { return }
         let rowBytes = header.rowBytes
         let perChunk = header.rowsPerChunk
-        let chunksPerBlock = max(1, Self.exportBlockBytes / max(1, perChunk * rowBytes))
-        var blocks: [Range<Int>] = []
-        var start = range.lowerBound
-        while start < range.upperBound {
-            // Align block ends to chunk boundaries so each chunk is decoded once.
-            let end = min(range.upperBound, (start / perChunk + chunksPerBlock) * perChunk)
-            blocks.append(start..<end)
-            start = end
+        // Whole chunks per block, so each chunk is decoded once; cannot overflow: a chunk holds
+        // at most FormatLimits.maxChunkBytes.
+        let blockRows = max(1, Self.exportBlockBytes / (perChunk * rowBytes)) * perChunk
+        /// The block that starts at `start`: up to the block boundary after it (blocks end on
+        /// chunk boundaries), written as subtractions so rows near `Int.max` cannot overflow.
+        func block(from start: Int) -> Range<Int> {
+            let chunkStart = start - start % perChunk
+            return start..<(range.upperBound - chunkStart <= blockRows ? range.upperBound : chunkStart + blockRows)
         }
-        guard !blocks.isEmpty else { return }
         // Check the first chunk's record before reserving buffers sized by the chunk size, so a
         // damaged file claiming huge chunks fails before it can claim memory.
         let snapshot = current
@@ -80,15 +97,14 @@ extension ContainerReader {
         _ = try ContainerLayout.loadChunk(
             io, header: header, extent: try extent(of: firstChunk, in: snapshot), chunk: firstChunk,
             rows: min(perChunk, snapshot.rows - firstChunk * perChunk))
-        let blockBytes = (blocks.map(\.count).max() ?? 0) * rowBytes  // no more than the rows exported
+        let blockBytes = min(range.count, blockRows) * rowBytes  // no more than the rows exported
         let buffers = [
             UnsafeMutableRawBufferPointer.allocate(byteCount: blockBytes, alignment: 64),
             UnsafeMutableRawBufferPointer.allocate(byteCount: blockBytes, alignment: 64),
         ]
         defer { buffers.forEach { $0.deallocate() } }
-        func decode(_ index: Int) -> DecodeJob {
-            let block = blocks[index]
-            let target = DisjointWrites(buffer: UnsafeMutableRawBufferPointer(rebasing: buffers[index % 2][0..<block.count * rowBytes]))
+        func decode(_ block: Range<Int>, into buffer: UnsafeMutableRawBufferPointer) -> DecodeJob {
+            let target = DisjointWrites(buffer: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<block.count * rowBytes]))
             let job = DecodeJob()
             DispatchQueue.global(qos: .userInitiated).async { [self] in
                 do { try read(rows: block, into: target.buffer) } catch { job.failure.withLock { $0 = error } }
@@ -97,16 +113,20 @@ extension ContainerReader {
             return job
         }
         // The job not yet waited for; waited for on every exit, before the buffers go.
-        var pending: DecodeJob? = decode(0)
+        var current = block(from: range.lowerBound)
+        var pending: DecodeJob? = decode(current, into: buffers[0])
         defer { pending?.done.wait() }
-        for index in blocks.indices {
-            guard let current = pending else { break }
-            current.done.wait()
+        var index = 0
+        while let job = pending {
+            job.done.wait()
             pending = nil
-            if let failure = current.failure.withLock({ $0 }) { throw failure }
-            if index + 1 < blocks.count { pending = decode(index + 1) }
-            try write(UnsafeRawBufferPointer(rebasing: buffers[index % 2][0..<blocks[index].count * rowBytes]))
-            progress(blocks[index].upperBound - range.lowerBound, range.count)
+            if let failure = job.failure.withLock({ $0 }) { throw failure }
+            let next = current.upperBound < range.upperBound ? block(from: current.upperBound) : nil
+            if let next { pending = decode(next, into: buffers[(index + 1) % 2]) }
+            try write(UnsafeRawBufferPointer(rebasing: buffers[index % 2][0..<current.count * rowBytes]))
+            progress(current.upperBound - range.lowerBound, range.count)
+            if let next { current = next }
+            index += 1
         }
     }
 }

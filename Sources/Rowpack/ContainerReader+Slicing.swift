@@ -13,9 +13,7 @@ extension ContainerReader {
     public func read(rows range: Range<Int>, slicing slices: [Range<Int>], into output: UnsafeMutableRawBufferPointer) throws {
         let plan = try SlicePlan(shape: header.rowShape, itemSize: header.dtype.itemSize, slices: slices, path: path)
         let snapshot = current
-        guard range.lowerBound >= 0, range.upperBound <= snapshot.rows else {
-            throw RowpackError(.invalidArgument, path: path, "rows \(range.lowerBound)..<\(range.upperBound) are out of range (the container has \(snapshot.rows) rows)")
-        }
+        try check(range, rows: snapshot.rows)
         guard output.count == range.count * plan.outputRowBytes else {
             throw RowpackError(
                 .invalidArgument, path: path, "buffer of \(output.count) bytes does not hold \(range.count) sliced rows of \(plan.outputRowBytes) bytes")
@@ -41,7 +39,8 @@ extension ContainerReader {
     /// Rows `range` restricted to `slices` of the trailing axes, as raw bytes.
     public func read(rows range: Range<Int>, slicing slices: [Range<Int>]) throws -> [UInt8] {
         let plan = try SlicePlan(shape: header.rowShape, itemSize: header.dtype.itemSize, slices: slices, path: path)
-        let (count, overflow) = max(0, range.count).multipliedReportingOverflow(by: plan.outputRowBytes)
+        try check(range, rows: current.rows)
+        let (count, overflow) = range.count.multipliedReportingOverflow(by: plan.outputRowBytes)
         guard !overflow else { throw RowpackError(.invalidArgument, path: path, "\(range.count) rows are too many to hold in memory") }
         return try filled(count: count) { try read(rows: range, slicing: slices, into: $0) }
     }
@@ -57,11 +56,12 @@ extension ContainerReader {
     /// (canonical header, temporary file + rename), in blocks of bounded size.
     public func export(to path: String, rows range: Range<Int>, slicing slices: [Range<Int>], durability: Durability = .durable) throws {
         let plan = try SlicePlan(shape: header.rowShape, itemSize: header.dtype.itemSize, slices: slices, path: self.path)
+        try check(range, rows: rowCount)
         let rowsPerBlock = max(1, Self.exportBlockBytes / max(1, header.rowBytes))
         try NpyFile.create(at: path, dtype: header.dtype, shape: [range.count] + plan.ranges.map(\.count), durability: durability) { write in
             var start = range.lowerBound
             while start < range.upperBound {
-                let end = min(range.upperBound, start + rowsPerBlock)
+                let end = range.upperBound - start <= rowsPerBlock ? range.upperBound : start + rowsPerBlock
                 try read(rows: start..<end, slicing: slices).withUnsafeBytes { try write($0) }
                 start = end
             }

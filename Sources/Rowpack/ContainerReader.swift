@@ -142,7 +142,7 @@ public final class ContainerReader: Sendable {
     /// only during `body`.
     public func withRow<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         let snapshot = current
-        try check(index..<(index + 1), rows: snapshot.rows)
+        try check(row: index, rows: snapshot.rows)
         let chunk = index / header.rowsPerChunk
         let bytes = try decodedChunk(chunk, in: snapshot)
         let at = (index - chunk * header.rowsPerChunk) * header.rowBytes
@@ -191,6 +191,7 @@ public final class ContainerReader: Sendable {
 
     /// Rows `range` as raw bytes.
     public func read(rows range: Range<Int>) throws -> [UInt8] {
+        try check(range, rows: current.rows)
         let count = try byteCount(rows: range.count)
         return try filled(count: count) { (buffer) throws in try read(rows: range, into: buffer) }
     }
@@ -200,6 +201,7 @@ public final class ContainerReader: Sendable {
     /// - Throws: ``RowpackError`` `.mismatch` if `T`'s dtype is not the container's (no casts).
     public func read<T: RowElement>(rows range: Range<Int>, as type: T.Type) throws -> [T] {
         try checkType(T.self)
+        try check(range, rows: current.rows)
         let count = try byteCount(rows: range.count) / MemoryLayout<T>.stride
         var failure: (any Error)?
         let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
@@ -217,7 +219,8 @@ public final class ContainerReader: Sendable {
 
     /// Row `index` as typed values.
     public func row<T: RowElement>(_ index: Int, as type: T.Type) throws -> [T] {
-        try read(rows: index..<(index + 1), as: type)
+        try check(row: index, rows: current.rows)
+        return try read(rows: index..<(index + 1), as: type)
     }
 
     /// Copies the rows listed in `indices` (any order, repeats allowed) into `output`, in the
@@ -228,9 +231,7 @@ public final class ContainerReader: Sendable {
         guard output.count == indices.count * rowBytes else {
             throw RowpackError(.invalidArgument, path: path, "buffer of \(output.count) bytes does not hold \(indices.count) rows of \(rowBytes) bytes")
         }
-        for index in indices where index < 0 || index >= snapshot.rows {
-            throw RowpackError(.invalidArgument, path: path, "row \(index) is out of range (the container has \(snapshot.rows) rows)")
-        }
+        for index in indices { try check(row: index, rows: snapshot.rows) }
         let order = indices.indices.sorted { indices[$0] < indices[$1] }
         var position = 0
         while position < order.count {
@@ -337,9 +338,18 @@ public final class ContainerReader: Sendable {
         return entries[slot]
     }
 
-    private func check(_ range: Range<Int>, rows: Int) throws {
+    /// Throws unless `range` lies in `0..<rows`. Every public entry point taking rows checks
+    /// them before computing anything from them (`range.count` of `Int.min..<Int.max` traps).
+    func check(_ range: Range<Int>, rows: Int) throws {
         guard range.lowerBound >= 0, range.upperBound <= rows else {
             throw RowpackError(.invalidArgument, path: path, "rows \(range.lowerBound)..<\(range.upperBound) are out of range (the container has \(rows) rows)")
+        }
+    }
+
+    /// Throws unless row `index` lies in `0..<rows`.
+    func check(row index: Int, rows: Int) throws {
+        guard index >= 0, index < rows else {
+            throw RowpackError(.invalidArgument, path: path, "row \(index) is out of range (the container has \(rows) rows)")
         }
     }
 

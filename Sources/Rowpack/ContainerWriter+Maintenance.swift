@@ -59,15 +59,8 @@ extension ContainerReader {
     /// - Throws: ``RowpackError`` from reading the source or writing the copy.
     public func compact(to path: String, options: WriterOptions, overwrite: Bool = false, progress: Progress = { _, _ in }) throws {
         let writer = try ContainerWriter.create(at: path, dtype: header.dtype, rowShape: header.rowShape, options: options, overwrite: overwrite)
-        let perBlock = max(header.rowsPerChunk, Self.exportBlockBytes / header.rowBytes / header.rowsPerChunk * header.rowsPerChunk)
-        let total = rowCount
-        var start = 0
-        while start < total {
-            let end = min(total, start + perBlock)
-            try writer.append(rawRows: try read(rows: start..<end))
-            progress(end, total)
-            start = end
-        }
+        // Blocks as an export streams them: two buffers, allocated once the first chunk passed its checks.
+        try streamBlocks(0..<rowCount, progress: progress) { block in try writer.append(rawRows: block) }
         try writer.close()
     }
 }

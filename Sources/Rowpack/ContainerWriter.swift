@@ -136,7 +136,7 @@ public final class ContainerWriter {
                 committedLength: headerBytes.count + root.count + CommitTrailer.size, deadBytes: 0, uuid: uuid,
                 timeNanoseconds: Self.now())
             try io.write(headerBytes + root + trailer.encoded(), at: 0)
-            if options.durability != .none { try io.sync() }
+            if options.durability != .none { try io.sync("\(path) was not created") }
             if overwrite {
                 guard rename(temporary, path) == 0 else {
                     throw RowpackError(.io, path: path, "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))", errno: errno)
@@ -152,7 +152,7 @@ public final class ContainerWriter {
             unlink(temporary)
             throw error
         }
-        if options.durability != .none { syncDirectory(of: path) }
+        if options.durability != .none { try syncDirectory(of: path) }
         let snapshot = try CommitSearch.newest(io, header: header, fileSize: try io.size()).snapshot
         return ContainerWriter(io: io, header: header, snapshot: snapshot, options: options, leafEntries: [])
     }
@@ -296,10 +296,16 @@ public final class ContainerWriter {
     private func checkUsable() throws {
         if isClosed { throw RowpackError(.invalidArgument, path: path, "the writer is closed") }
         if let failure {
-            throw RowpackError(.writerFailed, path: path, "an earlier write failed (\(failure.message)); the file was cut back to its last commit, reopen it to continue")
+            throw RowpackError(
+                .writerFailed, path: path,
+                "an earlier write failed (\(failure.message)); the file ends at its last commit (\(committed.trailer.sequence)), reopen it to continue")
         }
     }
 
+    /// Stops this writer for good after `error`, cutting the file back to the last commit: the
+    /// bytes after it were never claimed by a trailer, so no reader used them (best effort:
+    /// readers ignore such a tail anyway). A commit whose trailer was written is never cut,
+    /// even when its sync failed (`Spec/FORMAT.md` §8.8): readers may already have read it.
     private func fail(_ error: any Error) {
         guard failure == nil else { return }
         failure = RowpackError.wrapping(error, path: path)
@@ -307,7 +313,7 @@ public final class ContainerWriter {
             job.done.wait()
             inFlight.removeFirst()
         }
-        try? io.truncate(to: committed.trailer.committedLength)  // best effort: readers ignore the tail anyway
+        try? io.truncate(to: committed.trailer.committedLength)
     }
 
     /// Grows the chunk buffer to hold at least `bytes` (doubling, up to one chunk).
@@ -403,16 +409,18 @@ public final class ContainerWriter {
         pending.append(contentsOf: root)
         end += root.count
         try flushPending()
-        if durability == .durable { try io.sync() }
+        let sequence = committed.trailer.sequence + 1
+        if durability == .durable { try io.sync("commit \(sequence) was not written") }
         let trailer = CommitTrailer(
-            sequence: committed.trailer.sequence + 1, rows: rowCount,
+            sequence: sequence, rows: rowCount,
             chunks: chunks, root: rootExtent, rootChecksum: CRC32C.checksum(root.dropLast(4)),
             previousTrailer: committed.trailer.offset, committedLength: end + CommitTrailer.size, deadBytes: deadBytes,
             uuid: header.uuid, timeNanoseconds: Self.now())
         try io.write(trailer.encoded(), at: end)
         end += CommitTrailer.size
-        if durability != .none { try io.sync() }
+        // The commit point: from here readers may use the new commit, so nothing cuts it.
         committed = Snapshot(trailer: trailer, leaves: leaves)
+        if durability != .none { try io.sync("commit \(sequence) is in the file and readers may use it, but it may not be durable") }
         firstDirtyChunk = chunks
         supersededBytes = 0
         chunksSinceCommit = 0

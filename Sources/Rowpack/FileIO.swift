@@ -18,6 +18,8 @@ final class FileIO: Sendable {
     /// Called with the offset of each block the commit search reads, before reading it: lets
     /// tests change the file in the middle of a search.
     let beforeScanBlock = Mutex<(@Sendable (Int) -> Void)?>(nil)
+    /// The first failed sync, which is final for this descriptor (see ``sync(_:)``).
+    private let syncFailure = Mutex<RowpackError?>(nil)
 
     private init(descriptor: FileDescriptor, path: String) {
         self.descriptor = descriptor
@@ -127,9 +129,27 @@ final class FileIO: Sendable {
     }
 
     /// Flushes file data (not necessarily metadata other than the size) to stable storage.
-    func sync() throws {
-        guard fdatasync(descriptor.rawValue) == 0 else { throw ioError("fdatasync", Errno(rawValue: Glibc.errno)) }
+    ///
+    /// A failed sync is final for this descriptor (`Spec/FORMAT.md` §8.8): the kernel may have
+    /// dropped the unwritten pages and cleared the error, so a second `fdatasync` could succeed
+    /// with the data lost. Every later call throws the first failure again without syncing, and
+    /// writers stop (``hasFailedSync``).
+    ///
+    /// - Parameter consequence: what the failure means for the caller's data, added to the
+    ///   error's message ("commit 7 was not written").
+    func sync(_ consequence: @autoclosure () -> String? = nil) throws {
+        if let failure = syncFailure.withLock({ $0 }) { throw failure }
+        guard fdatasync(descriptor.rawValue) == 0 else {
+            var error = ioError("fdatasync", Errno(rawValue: Glibc.errno))
+            if let consequence = consequence() { error.message += "; \(consequence)" }
+            syncFailure.withLock { $0 = error }
+            throw error
+        }
     }
+
+    /// Whether a sync through this descriptor failed: what it should have made durable may be
+    /// lost whatever the file reads back now.
+    var hasFailedSync: Bool { syncFailure.withLock { $0 != nil } }
 
     /// Cuts the file to `length` bytes.
     func truncate(to length: Int) throws {
@@ -177,10 +197,21 @@ func lastIndex(of byte: UInt8, in bytes: [UInt8], upTo end: Int) -> Int? {
 }
 
 /// Syncs the directory holding `path`, so a rename or creation in it is durable.
-func syncDirectory(of path: String) {
+///
+/// - Throws: ``RowpackError`` `.io` naming `path` when the directory cannot be opened or its
+///   sync fails: `path` is in place, but may not survive a crash.
+func syncDirectory(of path: String) throws {
     let directory = FilePath(path).removingLastComponent()
     let name = directory.isEmpty ? "." : directory.string
-    guard let fd = try? FileDescriptor.open(FilePath(name), .readOnly) else { return }
-    _ = fsync(fd.rawValue)
-    try? fd.close()
+    let fd: FileDescriptor
+    do { fd = try FileDescriptor.open(FilePath(name), .readOnly, options: .closeOnExec) } catch {
+        throw RowpackError(.io, path: path, "cannot open its directory to sync it: \(error)", errno: (error as? Errno)?.rawValue)
+    }
+    defer { try? fd.close() }
+    guard fsync(fd.rawValue) == 0 else {
+        let code = Glibc.errno
+        throw RowpackError(
+            .io, path: path, "the file is in place, but syncing its directory failed (\(Errno(rawValue: code))); it may not survive a crash",
+            errno: code)
+    }
 }

@@ -85,11 +85,19 @@ public final class NpyAppendFile {
     /// `fill` itself — the file is cut back to its previous length and the header never claimed
     /// the new rows, so the file is unchanged. Memory stays bounded by what `fill` passes.
     ///
+    /// A failed sync is final (`Spec/FORMAT.md` §8.8): this appender refuses further work
+    /// (`.writerFailed`); rows the header already claims stay, reported as maybe not durable.
+    ///
     /// - Throws: ``RowpackError`` `.mismatch` for blocks that are not whole rows, `.io` for
-    ///   failed writes, or whatever `fill` throws.
+    ///   failed writes or syncs, or whatever `fill` throws.
     public func append(_ fill: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        if io.hasFailedSync {
+            throw RowpackError(.writerFailed, path: path, "an earlier sync failed; nothing more is written through this appender, reopen the file to continue")
+        }
         let oldEnd = header.dataOffset + header.dataByteCount
         var end = oldEnd
+        /// Whether the header claims the new rows: from then on readers may load them.
+        var claimed = false
         do {
             try fill { block in
                 guard block.count % rowBytes == 0 else {
@@ -103,12 +111,16 @@ public final class NpyAppendFile {
             do { newHeader = try header.withShape(Self.grown(header.shape, by: (end - oldEnd) / rowBytes)) } catch {
                 throw RowpackError(error, path: path)
             }
-            if durability == .durable { try io.sync() }
+            let rows = header.rows + (end - oldEnd) / rowBytes
+            if durability == .durable { try io.sync("the header still claims \(header.rows) rows") }
             try io.write(newHeader, at: 0)
-            if durability != .none { try io.sync() }
+            claimed = true
             header = try NpyHeader(parsing: newHeader)
+            if durability != .none { try io.sync("the header claims \(rows) rows and readers may load them, but they may not be durable") }
         } catch {
-            try? io.truncate(to: oldEnd)  // best effort: the header never claimed these bytes
+            // Rows the header never claimed are cut off (best effort: no reader used them);
+            // claimed rows never are, even when their sync failed (§8.8).
+            if !claimed { try? io.truncate(to: oldEnd) }
             throw RowpackError.wrapping(error, path: path)
         }
     }

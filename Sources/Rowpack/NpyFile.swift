@@ -82,10 +82,13 @@ public struct NpyFile: Sendable {
     /// go to a temporary file in the same directory that is synced and renamed into place, so
     /// `path` never holds a partial file; on any failure the temporary file is removed.
     ///
+    /// With `rowsFromData`, `shape[0]` is not known in advance: the header is rewritten at the
+    /// end for the whole rows `fill` wrote (the canonical header's length does not depend on it).
+    ///
     /// - Throws: ``RowpackError`` for an invalid shape, a wrong data size, I/O failures, or
     ///   whatever `fill` throws.
     static func create(
-        at path: String, dtype: DType, shape: [Int], durability: Durability,
+        at path: String, dtype: DType, shape: [Int], rowsFromData: Bool = false, durability: Durability,
         fill: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
     ) throws {
         let npyHeader: [UInt8]
@@ -105,10 +108,17 @@ public struct NpyFile: Sendable {
                 try output.write(block, at: at)
                 at += block.count
             }
-            guard at == npyHeader.count + dataBytes else {
+            if rowsFromData {
+                let rowBytes = shape.dropFirst().reduce(dtype.itemSize, *)
+                var final = shape
+                final[0] = rowBytes > 0 ? (at - npyHeader.count) / rowBytes : 0
+                do { try output.write(try NpyHeader(parsing: npyHeader).withShape(final), at: 0) } catch let error as FormatError {
+                    throw RowpackError(error, path: path)
+                }
+            } else if at != npyHeader.count + dataBytes {
                 throw RowpackError(.io, path: path, "wrote \(at - npyHeader.count) data bytes, expected \(dataBytes)")
             }
-            if durability != .none { try output.sync() }
+            if durability != .none { try output.sync("\(path) was not created") }
             guard rename(temporary, path) == 0 else {
                 throw RowpackError(.io, path: path, "cannot rename the new file into place: \(String(cString: strerror(errno)))", errno: errno)
             }
@@ -116,7 +126,7 @@ public struct NpyFile: Sendable {
             unlink(temporary)
             throw error
         }
-        if durability != .none { syncDirectory(of: path) }
+        if durability != .none { try syncDirectory(of: path) }
     }
 
     /// Reads rows `range` into `buffer` (exactly `range.count × rowBytes` bytes).

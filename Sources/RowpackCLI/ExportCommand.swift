@@ -35,7 +35,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let reader = try openReader(container, cacheBytes: 16 << 20)
-        let range = try rows?.resolved(rows: reader.rowCount, path: container) ?? 0..<reader.rowCount
+        let range = try rows?.resolved(in: reader, path: container) ?? 0..<reader.rowCount
         let bar = progress.bar("export", unitBytes: reader.header.rowBytes)
         let count = try reader.export(to: destination, rows: range, append: append, rewriteHeader: rewriteHeader, progress: bar.update)
         if !progress.quiet { note("exported \(count) rows to \(destination)") }

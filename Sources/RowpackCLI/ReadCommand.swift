@@ -46,75 +46,57 @@ struct Read: ParsableCommand {
 
     func run() throws {
         let reader = try openReader(container, cacheBytes: cacheMiB << 20)
-        if let rows {
-            let range = try rows.resolved(rows: reader.rowCount, path: container)
-            if let slice {
-                let slices = try slice.resolved(shape: reader.header.rowShape, path: container)
-                if let out {
-                    try reader.export(to: out, rows: range, slicing: slices)
-                } else {
-                    try printSlicedRows(reader, range: range, slices: slices)
-                }
-                return
-            }
+        guard let rows else {
+            let list = try RowListFile(path: rowsFile ?? "", rows: reader.rowCount)
             if let out {
-                try reader.export(to: out, rows: range)
+                try reader.export(to: out, gatheringBlocks: list.next(limit:))
             } else {
-                try printRows(reader, indices: Array(range))
+                try printRows(reader, blocks: list.next(limit:))
             }
             return
         }
-        let indices = try readRowList(rowsFile ?? "", rows: reader.rowCount)
-        if let out {
-            try reader.export(to: out, gathering: indices)
+        let range = try rows.resolved(in: reader, path: container)
+        if let slice {
+            let slices = try slice.resolved(shape: reader.header.rowShape, path: container)
+            if let out {
+                try reader.export(to: out, rows: range, slicing: slices)
+            } else {
+                try printSlicedRows(reader, range: range, slices: slices)
+            }
+        } else if let out {
+            try reader.export(to: out, rows: range)
         } else {
-            try printRows(reader, indices: indices)
+            try printRows(reader, blocks: blocks(of: range))
         }
     }
 
+    /// Prints rows `range` cut by `slices`, a block of rows at a time.
     private func printSlicedRows(_ reader: ContainerReader, range: Range<Int>, slices: [Range<Int>]) throws {
         let formatter = ElementFormatter(dtype: reader.header.dtype)
-        let bytes = try reader.read(rows: range, slicing: slices)
-        let rowBytes = range.isEmpty ? 0 : bytes.count / range.count
-        var output = ""
-        bytes.withUnsafeBytes { raw in
-            for (slot, index) in range.enumerated() {
-                output += "\(index)\t" + formatter.format(UnsafeRawBufferPointer(rebasing: raw[slot * rowBytes..<(slot + 1) * rowBytes])) + "\n"
+        let nextBlock = blocks(of: range)
+        while case let block = nextBlock(textBlockRows(rowBytes: reader.header.rowBytes)), let first = block.first, let last = block.last {
+            let bytes = try reader.read(rows: first..<last + 1, slicing: slices)
+            let rowBytes = bytes.count / block.count
+            var output = ""
+            bytes.withUnsafeBytes { raw in
+                for (slot, index) in block.enumerated() {
+                    output += "\(index)\t" + formatter.format(UnsafeRawBufferPointer(rebasing: raw[slot * rowBytes..<(slot + 1) * rowBytes])) + "\n"
+                }
             }
+            try emit(output)
         }
-        try emit(output)
-    }
-
-    private func readRowList(_ path: String, rows: Int) throws -> [Int] {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw RowpackError(.io, path: path, "cannot read the row list: \(error.localizedDescription)")
-        }
-        var indices: [Int] = []
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let field = line.trimmingCharacters(in: .whitespaces)
-            if field.isEmpty { continue }
-            guard let index = Int(field) else {
-                throw RowpackError(.invalidArgument, path: path, "line \(number + 1): '\(field)' is not a row number")
-            }
-            guard index >= 0, index < rows else {
-                throw RowpackError(.invalidArgument, path: path, "line \(number + 1): row \(index) is out of range (the container has \(rows) rows)")
-            }
-            indices.append(index)
-        }
-        return indices
     }
 }
 
 /// `--slice 3:7` or `--slice 0:2,5:9`: one range per trailing axis; `:` or an empty field takes
 /// an axis whole.
 struct SliceList: ExpressibleByArgument {
-    var ranges: [RowRange]
+    var ranges: [RangeBounds]
 
     init?(argument: String) {
-        var ranges: [RowRange] = []
+        var ranges: [RangeBounds] = []
         for field in argument.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let range = field.isEmpty ? RowRange(argument: ":") : RowRange(argument: String(field)) else { return nil }
+            guard let range = field.isEmpty ? RangeBounds() : RangeBounds(parsing: field) else { return nil }
             ranges.append(range)
         }
         self.ranges = ranges
@@ -125,24 +107,35 @@ struct SliceList: ExpressibleByArgument {
         guard ranges.count <= shape.count else {
             throw RowpackError(.invalidArgument, path: path, "--slice gives \(ranges.count) ranges, rows have shape \(shape)")
         }
-        return try zip(ranges, shape).map { range, dim in
-            let resolved = (range.lower ?? 0)..<(range.upper ?? dim)
-            guard resolved.upperBound <= dim else {
-                throw RowpackError(.invalidArgument, path: path, "slice \(resolved.lowerBound):\(resolved.upperBound) is outside an axis of length \(dim)")
-            }
-            return resolved
+        return try zip(ranges, shape).enumerated().map { axis, pair in
+            let (bounds, length) = pair
+            return try bounds.resolved(length: length, path: path, "slice \(bounds) is outside axis \(axis + 1), of length \(length)")
         }
     }
 }
 
-/// Prints the rows listed in `indices` as a text table: the row number, a tab, the values.
-func printRows(_ reader: ContainerReader, indices: [Int]) throws {
+/// Rows per block of text output: about 4 MiB of rows, at most 65,536 of them.
+func textBlockRows(rowBytes: Int) -> Int {
+    max(1, min(1 << 16, (4 << 20) / max(1, rowBytes)))
+}
+
+/// The row numbers of `range` in blocks of at most the asked-for count, then empty blocks: so a
+/// range of any length (a container may claim 2^63 - 1 rows) costs one block of memory.
+func blocks(of range: Range<Int>) -> (_ limit: Int) -> [Int] {
+    var next = range.lowerBound
+    return { limit in
+        let end = range.upperBound - next <= limit ? range.upperBound : next + limit
+        defer { next = end }
+        return Array(next..<end)
+    }
+}
+
+/// Prints rows as a text table (the row number, a tab, the values), asking `nextBlock` for up to
+/// a block of row numbers at a time until it returns none.
+func printRows(_ reader: ContainerReader, blocks nextBlock: (_ limit: Int) throws -> [Int]) throws {
     let formatter = ElementFormatter(dtype: reader.header.dtype)
     let rowBytes = reader.header.rowBytes
-    let blockRows = max(1, (4 << 20) / rowBytes)
-    var start = 0
-    while start < indices.count {
-        let block = Array(indices[start..<min(indices.count, start + blockRows)])
+    while case let block = try nextBlock(textBlockRows(rowBytes: rowBytes)), !block.isEmpty {
         let bytes = try reader.gather(rows: block)
         var output = ""
         bytes.withUnsafeBytes { raw in
@@ -152,7 +145,6 @@ func printRows(_ reader: ContainerReader, indices: [Int]) throws {
             }
         }
         try emit(output)
-        start += block.count
     }
 }
 

@@ -21,8 +21,19 @@ struct RowpackCommand: ParsableCommand {
     )
 
     static func main() {
-        // A closed pipe (`rowpack read … | head`) must be a write error, not a signal.
+        // A closed pipe (`rowpack read … | head`) must be a write error (EPIPE), not a signal;
+        // on stdout it ends the command quietly (`StandardOutputClosed`).
         signal(SIGPIPE, SIG_IGN)
-        main(nil)
+        // A file-size limit (`ulimit -f`) must be a write error (EFBIG) reported in one line,
+        // not a silent death by SIGXFSZ halfway through a write.
+        signal(SIGXFSZ, SIG_IGN)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch is StandardOutputClosed {
+            Foundation.exit(0)
+        } catch {
+            exit(withError: error)
+        }
     }
 }

@@ -52,32 +52,32 @@ final class ProgressBar {
     }
 }
 
-/// Parses `A:B`, `A:` or `:B` (half-open, like Python slices without steps or negatives).
+/// `--rows A:B` (also `A:`, `:B`, `:`): a half-open range, like a Python slice without steps or
+/// negatives.
 struct RowRange: ExpressibleByArgument {
-    var lower: Int?
-    var upper: Int?
+    let bounds: RangeBounds
 
     init?(argument: String) {
-        let parts = argument.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2 else { return nil }
-        lower = parts[0].isEmpty ? nil : Int(parts[0])
-        upper = parts[1].isEmpty ? nil : Int(parts[1])
-        if !parts[0].isEmpty && lower == nil || !parts[1].isEmpty && upper == nil { return nil }
-        if let lower, lower < 0 { return nil }
-        if let upper, upper < 0 { return nil }
-        if let lower, let upper, upper < lower { return nil }
+        guard let bounds = RangeBounds(parsing: argument) else { return nil }
+        self.bounds = bounds
     }
 
-    /// The range within `0..<rows`, or an error naming the container.
-    func resolved(rows: Int, path: String) throws -> Range<Int> {
-        let range = (lower ?? 0)..<(upper ?? rows)
-        guard range.upperBound <= rows else {
-            throw RowpackError(.invalidArgument, path: path, "rows \(range.lowerBound):\(range.upperBound) are out of range (the container has \(rows) rows)")
-        }
-        return range
+    /// The rows these bounds select in `reader`'s container (at `path`).
+    func resolved(in reader: ContainerReader, path: String) throws -> Range<Int> {
+        try bounds.resolved(length: reader.rowCount, path: path, "rows \(bounds) are out of range (the container has \(reader.rowCount) rows)")
     }
 
     static var defaultCompletionKind: CompletionKind { .default }
+}
+
+extension RangeBounds {
+    /// The range within `0..<length`, or an error naming `path` that says `problem`.
+    func resolved(length: Int, path: String, _ problem: @autoclosure () -> String) throws -> Range<Int> {
+        guard let range = resolved(length: length) else {
+            throw RowpackError(.invalidArgument, path: path, problem())
+        }
+        return range
+    }
 }
 
 /// Options that shape a new container's chunks.
@@ -98,14 +98,19 @@ struct StorageOptions: ParsableArguments {
         if let codec, ChunkCodec(name: codec) == nil {
             throw ValidationError("--codec must be zstd, zlib or none, not '\(codec)'.")
         }
-        if let level {
-            let codec = ChunkCodec(name: codec ?? "zstd") ?? .zstd
-            guard codec.levels.contains(level) else {
-                throw ValidationError("--level \(level) is out of range for \(codec) (\(codec.levels.lowerBound)...\(codec.levels.upperBound)).")
-            }
-        }
+        try validateLevel(defaultCodec: .zstd)
         if let chunkRows, chunkRows < 1 || chunkRows > FormatLimits.maxRowsPerChunk {
             throw ValidationError("--chunk-rows must be in 1...\(FormatLimits.maxRowsPerChunk).")
+        }
+    }
+
+    /// Throws a usage error unless `--level` suits the codec: `--codec`'s, or `defaultCodec`
+    /// (a compacted container's own codec) when none is given.
+    func validateLevel(defaultCodec: ChunkCodec) throws {
+        guard let level else { return }
+        let codec = codec.flatMap(ChunkCodec.init(name:)) ?? defaultCodec
+        guard codec.levels.contains(level) else {
+            throw ValidationError("--level \(level) is out of range for \(codec) (\(codec.levels.lowerBound)...\(codec.levels.upperBound)).")
         }
     }
 
@@ -139,7 +144,12 @@ func formatBytes(_ bytes: Int) -> String {
     return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
 }
 
-/// Writes text to stdout; a failed write (a full disk, a closed pipe) is a runtime error.
+/// Thrown when stdout's reader went away (`rowpack read … | head -1`): the command ends quietly
+/// with status 0, as `cat` and `head` do, instead of reporting the closed pipe as a failure.
+struct StandardOutputClosed: Error {}
+
+/// Writes text to stdout; a failed write (a full disk) is a runtime error, a closed pipe ends
+/// the command quietly (``StandardOutputClosed``).
 func emit(_ text: String) throws {
     let bytes = Array(text.utf8)
     var done = 0
@@ -148,6 +158,7 @@ func emit(_ text: String) throws {
         if written < 0 {
             let code = errno
             if code == EINTR { continue }
+            if code == EPIPE { throw StandardOutputClosed() }
             throw RowpackError(.io, path: "standard output", "write failed: \(String(cString: strerror(code)))", errno: code)
         }
         done += written

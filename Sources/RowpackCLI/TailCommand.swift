@@ -33,10 +33,16 @@ struct Tail: ParsableCommand {
     @Option(name: .customLong("interval-ms"), help: "With --follow, how often to look for new commits.")
     var intervalMs = 200
 
+    /// The longest --interval-ms: an hour.
+    static let maxIntervalMs = 3_600_000
+
     func validate() throws {
         guard lines >= 0 else { throw ValidationError("-n must not be negative.") }
         if let from, from < 0 { throw ValidationError("--from must not be negative.") }
-        guard intervalMs >= 1 else { throw ValidationError("--interval-ms must be at least 1.") }
+        if let untilRows, untilRows < 0 { throw ValidationError("--until-rows must not be negative.") }
+        guard (1...Self.maxIntervalMs).contains(intervalMs) else {
+            throw ValidationError("--interval-ms must be in 1...\(Self.maxIntervalMs).")
+        }
     }
 
     func run() throws {
@@ -45,12 +51,12 @@ struct Tail: ParsableCommand {
         while true {
             let rows = reader.rowCount
             if rows > printed {
-                try printRows(reader, indices: Array(printed..<rows))
+                try printRows(reader, blocks: blocks(of: printed..<rows))
                 printed = rows
             }
             if !follow { return }
             if let untilRows, rows >= untilRows { return }
-            usleep(UInt32(intervalMs) * 1000)
+            Thread.sleep(forTimeInterval: Double(intervalMs) / 1000)
             let wasDamaged = reader.damagedCommit != nil
             try reader.refresh()
             if !wasDamaged { warnIfDamaged(reader) }

@@ -116,6 +116,7 @@ struct Compact: ParsableCommand {
 
     func run() throws {
         let reader = try openReader(source, cacheBytes: 0)
+        try storage.validateLevel(defaultCodec: reader.header.codec)
         try requireAbsent(destination, force: force)
         let bar = progress.bar("compact", unitBytes: reader.header.rowBytes)
         try reader.compact(to: destination, options: storage.writerOptions(base: reader.header), overwrite: force, progress: bar.update)
