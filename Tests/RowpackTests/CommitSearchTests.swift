@@ -227,4 +227,43 @@ import Testing
         #expect(unlink(path) == 0)
         expectRowpackError(.replaced) { try reader.refresh() }
     }
+
+    // MARK: - Spec vectors
+
+    static let vectors = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Spec/vectors")
+
+    struct Expected: Decodable {
+        var sequence: UInt64
+        var rows: Int
+        /// A golden vector whose first `rows` rows these are, or the rows' bytes in hex.
+        var data: String
+        var damaged_trailer: Int?
+    }
+
+    static func expectations() throws -> [String: Expected] {
+        try JSONDecoder().decode([String: Expected].self, from: Data(contentsOf: vectors.appendingPathComponent("search/expected.json")))
+    }
+
+    /// `Spec/vectors/search/`: every reader opens the commit `expected.json` names, with its rows,
+    /// reports the damaged trailer it names, and reads less than twice the file doing so.
+    @Test(arguments: try expectations().keys.sorted())
+    func searchVectorOpensTheCommitTheSpecSays(name: String) throws {
+        let expected = try #require(try Self.expectations()[name])
+        let path = Self.vectors.appendingPathComponent("search/\(name).rowpack").path
+        let reader = try ContainerReader(path: path)
+        #expect(Self.bytesRead(reader) < 2 * (try fileSize(path)))
+        #expect(reader.commit.sequence == expected.sequence)
+        #expect(reader.rowCount == expected.rows)
+        #expect(reader.damagedCommit?.trailerOffset == expected.damaged_trailer, "\(String(describing: reader.damagedCommit))")
+        let rows = try reader.read(rows: 0..<reader.rowCount)
+        if expected.data.hasPrefix("u1_") {
+            let golden = try ContainerReader(path: Self.vectors.appendingPathComponent("\(expected.data).rowpack").path)
+            #expect(rows == (try golden.read(rows: 0..<expected.rows)))
+        } else {
+            #expect(rows.map { String(format: "%02x", $0) }.joined() == expected.data)
+        }
+        #expect(reader.verify().isEmpty)
+    }
 }
