@@ -7,7 +7,8 @@ import RowpackFormat
 /// one backward pass over the bytes searched, in 1 MiB blocks, plus the roots of candidates
 /// whose trailers pass their own checks. Those roots end where their trailers start, and each
 /// one read moves the search below its start, so the roots read are disjoint: a search reads
-/// less than twice the bytes it covers, however many forged trailers they hold.
+/// each byte it covers at most twice (scanning, and as part of a root) plus 127 bytes per
+/// block, however many forged trailers they hold.
 struct CommitSearch: Sendable {
     /// The newest valid commit found (nil when a refresh found nothing newer).
     var snapshot: Snapshot?

@@ -682,7 +682,7 @@ def _newest_commit(container) -> Tuple[Commit, Optional[Tuple[int, str]]]:
     """§7.2: the newest valid commit, and the newest damaged candidate above it as (trailer offset,
     message), or None. Candidates are judged newest first: the trailer at EOF, then each end magic
     found scanning backwards. A candidate whose root was read moves the scan below that root, so the
-    roots read are disjoint and the search reads less than twice the file."""
+    roots read are disjoint and the search reads each byte at most twice (plus block overlaps)."""
     size, H = container.size, container.header.length
     ceiling = size                       # candidates end at or below this
     damage: Optional[Tuple[int, str]] = None
