@@ -343,8 +343,10 @@ class Container:
             current = self.commit
             while current.previous_trailer != 0:
                 previous = current.previous_trailer
-                if not (self.header.length <= previous < current.offset):
-                    raise CorruptContainer(self.path, f"commit {current.sequence} links to a trailer at {previous}, not below it", offset=current.offset + 56)
+                # §9.2 rule 6: the previous trailer ends at or before this commit's root, so the roots
+                # read while walking are disjoint and the walk reads each byte at most once.
+                if not (self.header.length <= previous and previous + TRAILER_SIZE <= current.root_offset):
+                    raise CorruptContainer(self.path, f"commit {current.sequence} links to a trailer at {previous}, not below its root", offset=current.offset + 56)
                 older = _load_commit(self, previous)
                 if older.sequence + 1 != current.sequence:
                     raise CorruptContainer(self.path, f"commit {current.sequence} links to commit {older.sequence}", offset=current.offset + 56)

@@ -727,6 +727,21 @@ def patch_last_trailer(w, **fields):
     w.path.write_bytes(bytes(blob))
 
 
+def test_commit_chain_links_end_before_the_root(small):
+    # §9.2 rule 6: a previousTrailer that points between the previous commit's end and this commit's
+    # root (below the trailer, but overlapping what follows it) is a broken link, not a walk to follow.
+    small.append(sample(1, start=6))
+    small.commit()
+    with rp.open_container(small.path) as c:
+        assert [k.sequence for k in c.commits] == [1, 2, 3]
+        root_offset = c.commit.root_offset
+    patch_last_trailer(small, previous=(56, "Q", root_offset - 64))
+    with rp.open_container(small.path) as c:
+        assert c.commit.sequence == 3            # opening never follows the chain
+        with pytest.raises(rp.CorruptContainer, match="not below its root"):
+            c.commits
+
+
 def test_trailer_required_flag_at_end_reports_unsupported(small):
     patch_last_trailer(small, flags=(108, "I", 4))
     with pytest.raises(rp.UnsupportedVersion):
