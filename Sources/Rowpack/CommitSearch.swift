@@ -7,7 +7,8 @@ import RowpackFormat
 /// one backward pass over the bytes searched, in 1 MiB blocks, plus the roots of candidates
 /// whose trailers pass their own checks. Those roots end where their trailers start, and each
 /// one read moves the search below its start, so the roots read are disjoint: a search reads
-/// less than twice the bytes it covers, however many forged trailers they hold.
+/// each byte it covers at most twice (scanning, and as part of a root) plus 127 bytes per
+/// block, however many forged trailers they hold.
 struct CommitSearch: Sendable {
     /// The newest valid commit found (nil when a refresh found nothing newer).
     var snapshot: Snapshot?
@@ -26,14 +27,17 @@ struct CommitSearch: Sendable {
     ///
     /// - Throws: ``RowpackError`` `.corrupt` if there is none, `.unsupported` when a newer
     ///   format's trailer is met first, `.io` on a failed read.
-    static func newest(_ io: FileIO, header: FileHeader, fileSize: Int) throws -> (snapshot: Snapshot, search: CommitSearch) {
+    static func newest(_ io: FileIO, header: FileHeader, fileSize: Int) throws -> (
+        snapshot: Snapshot, search: CommitSearch
+    ) {
         var size = fileSize
         let found = try untilStable(io, size: &size) { size in
             try search(io, header: header, fileSize: size, above: 0, rootFloor: header.byteCount)
         }
         guard let snapshot = found.snapshot else {
             if let damage = found.damage {
-                throw RowpackError(.corrupt, path: io.path, "no valid commit found; \(damage)", offset: damage.trailerOffset)
+                throw RowpackError(
+                    .corrupt, path: io.path, "no valid commit found; \(damage)", offset: damage.trailerOffset)
             }
             throw RowpackError(.corrupt, path: io.path, "no valid commit found (file ends at \(size) bytes)")
         }
@@ -57,17 +61,23 @@ struct CommitSearch: Sendable {
                     "file shrank to \(size) bytes, below the end of the commit this reader holds (\(committed) bytes): it was truncated or rewritten",
                     offset: size)
             }
-            let base = size < scannedEnd ? CommitSearch(snapshot: nil, damage: nil, scannedEnd: committed, rootFloor: committed) : self
+            let base =
+                size < scannedEnd
+                ? CommitSearch(snapshot: nil, damage: nil, scannedEnd: committed, rootFloor: committed) : self
             guard size > base.scannedEnd else { return base }
-            let found = try Self.search(io, header: header, fileSize: size, above: base.scannedEnd, rootFloor: base.rootFloor)
+            let found = try Self.search(
+                io, header: header, fileSize: size, above: base.scannedEnd, rootFloor: base.rootFloor)
             if found.snapshot != nil { return found }
-            return CommitSearch(snapshot: nil, damage: found.damage ?? base.damage, scannedEnd: size, rootFloor: found.rootFloor)
+            return CommitSearch(
+                snapshot: nil, damage: found.damage ?? base.damage, scannedEnd: size, rootFloor: found.rootFloor)
         }
     }
 
     /// Runs `search` on the file's `size`, and again on the new size whenever the file shrank
     /// while it ran (a writer cut a torn tail): what it read may then be gone or replaced.
-    private static func untilStable(_ io: FileIO, size: inout Int, _ search: (Int) throws -> CommitSearch) throws -> CommitSearch {
+    private static func untilStable(_ io: FileIO, size: inout Int, _ search: (Int) throws -> CommitSearch) throws
+        -> CommitSearch
+    {
         while true {
             let found: CommitSearch
             do { found = try search(size) } catch {
@@ -85,7 +95,9 @@ struct CommitSearch: Sendable {
     /// Judges, newest first, every candidate trailer ending in `(above, fileSize]` (§7.2): the
     /// trailer that ends the file, then each end magic found scanning backwards. Stops at the
     /// first valid one.
-    private static func search(_ io: FileIO, header: FileHeader, fileSize: Int, above: Int, rootFloor: Int) throws -> CommitSearch {
+    private static func search(_ io: FileIO, header: FileHeader, fileSize: Int, above: Int, rootFloor: Int) throws
+        -> CommitSearch
+    {
         let size = CommitTrailer.size
         let lowest = max(header.byteCount, above + 1 - size)  // the lowest byte a candidate can start at
         var ceiling = fileSize  // candidates end at or below this
@@ -108,12 +120,18 @@ struct CommitSearch: Sendable {
             }
             guard trailer.root.offset >= rootFloor else {
                 let message = "its index root starts before the end of an earlier candidate commit (byte \(rootFloor))"
-                damage = damage ?? DamagedCommit(trailerOffset: offset, error: RowpackError(.corrupt, path: io.path, message, offset: trailer.root.offset))
+                damage =
+                    damage
+                    ?? DamagedCommit(
+                        trailerOffset: offset,
+                        error: RowpackError(.corrupt, path: io.path, message, offset: trailer.root.offset))
                 return nil
             }
             nextFloor = max(nextFloor, trailer.committedLength)
             ceiling = min(ceiling, trailer.root.offset)  // what lies inside this root is no trailer
-            do { return try ContainerLayout.readCommit(io, header: header, trailer: trailer) } catch let error as RowpackError where error.code == .corrupt {
+            do { return try ContainerLayout.readCommit(io, header: header, trailer: trailer) } catch let error
+                as RowpackError where error.code == .corrupt
+            {
                 damage = damage ?? DamagedCommit(trailerOffset: offset, error: error)
                 return nil
             }
@@ -137,7 +155,9 @@ struct CommitSearch: Sendable {
             {
                 if bytes[found..<found + magic.count].elementsEqual(magic) {
                     let end = found + magic.count
-                    if let snapshot = try judge(Array(bytes[end - size..<end]), at: blockStart + end - size) { return result(snapshot) }
+                    if let snapshot = try judge(Array(bytes[end - size..<end]), at: blockStart + end - size) {
+                        return result(snapshot)
+                    }
                 }
                 position = min(found - 1, ceiling - blockStart - magic.count)
             }

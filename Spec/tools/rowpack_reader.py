@@ -131,6 +131,15 @@ class CorruptContainer(RowpackError):
     """The file breaks the format: a checksum, bound or cross-reference failed."""
 
 
+class MisplacedTrailer(CorruptContainer):
+    """A trailer with a valid checksum that belongs to another file or another offset (§6.2
+    checks 7 and 8): a copy, not one of this file's commits, skipped like bytes without a trailer."""
+
+
+class NoTrailer(CorruptContainer):
+    """No trailer at all at this offset: a magic is missing (§6.2 check 2): a torn write or data."""
+
+
 # ---------------------------------------------------------------------------------------------
 # CRC-32C (§2)
 
@@ -313,6 +322,8 @@ class Container:
         self._newest = newest
         self._leaf_cache: dict = {}
         self._commits: Optional[List[Commit]] = None
+        # (trailer offset, message) of a damaged commit newer than the newest valid one (§7.2), or None.
+        self.damaged_commit: Optional[Tuple[int, str]] = None
 
     # -- properties ------------------------------------------------------------------------
 
@@ -348,8 +359,10 @@ class Container:
             current = self.commit
             while current.previous_trailer != 0:
                 previous = current.previous_trailer
-                if not (self.header.length <= previous < current.offset):
-                    raise CorruptContainer(self.path, f"commit {current.sequence} links to a trailer at {previous}, not below it", offset=current.offset + 56)
+                # §9.2 rule 6: the previous trailer ends at or before this commit's root, so the roots
+                # read while walking are disjoint and the walk reads each byte at most once.
+                if not (self.header.length <= previous and previous + TRAILER_SIZE <= current.root_offset):
+                    raise CorruptContainer(self.path, f"commit {current.sequence} links to a trailer at {previous}, not below its root", offset=current.offset + 56)
                 older = _load_commit(self, previous)
                 if older.sequence + 1 != current.sequence:
                     raise CorruptContainer(self.path, f"commit {current.sequence} links to commit {older.sequence}", offset=current.offset + 56)
@@ -432,8 +445,12 @@ class Container:
 
     def verify(self) -> List[str]:
         """Reads every leaf and chunk of this commit, checks the commit chain and the dead-byte
-        count (§8.4). Returns one message per problem; [] when the container is sound."""
+        count (§8.4), and reports a damaged newer commit (§7.2). Returns one message per problem; []
+        when the container is sound."""
         problems: List[str] = []
+        if self.damaged_commit is not None and self.commit is self._newest:
+            problems.append(f"{self.path}: the newest commit (trailer at byte {self.damaged_commit[0]}) is damaged: "
+                            f"{self.damaged_commit[1]}")
         live = self.header.length + self.commit.root_length + TRAILER_SIZE
         for j in range(len(self.commit.leaves)):
             try:
@@ -480,6 +497,8 @@ class Container:
             "raw_bytes": t.rows * h.row_bytes, "dead_bytes": t.dead_bytes,
             "format_version": f"{h.major}.{h.minor}", "leaf_capacity": h.leaf_capacity,
             "committed_length": t.committed_length, "torn_tail_bytes": self.size - t.committed_length,
+            **({"damaged_commit": {"trailer_offset": self.damaged_commit[0], "error": self.damaged_commit[1]}}
+               if self.damaged_commit else {}),
         }
 
 
@@ -625,13 +644,13 @@ def _parse_page(container, buf: bytes, offset: int, magic: bytes, kind: str) -> 
 
 
 def _parse_trailer(container, buf: bytes, T: int) -> Commit:
-    """Checks 1–10 of §6.2 on the 128 bytes at T, in order; raises RowpackError naming the first failure
+    """Checks 1–10 of §6.2 on the 128 bytes at T, in order (NoTrailer for check 2, MisplacedTrailer for 7–8); raises RowpackError naming the first failure
     (UnsupportedVersion for check 4's major and check 6, CorruptContainer otherwise)."""
     path, header = container.path, container.header
     if not (T >= header.length and T + TRAILER_SIZE <= container.size) or len(buf) != TRAILER_SIZE:
         raise CorruptContainer(path, "commit trailer lies outside the file", offset=T)
     if buf[:8] != TRAILER_BEGIN or buf[120:128] != TRAILER_END:
-        raise CorruptContainer(path, "no commit trailer (bad magic)", offset=T)
+        raise NoTrailer(path, "no commit trailer (bad magic)", offset=T)
     if crc32c(buf[:116]) != _u("I", buf, 116):
         raise CorruptContainer(path, "commit trailer checksum mismatch", offset=T + 116)
     if _u("I", buf, 8) != TRAILER_SIZE:
@@ -648,10 +667,10 @@ def _parse_trailer(container, buf: bytes, T: int) -> Commit:
     if required != 0:
         raise UnsupportedVersion(path, f"commit requires unknown features (flags 0x{required:x})", offset=T + 108)
     if committed != T + TRAILER_SIZE:
-        raise CorruptContainer(path, f"committed length {committed} does not end at this trailer", offset=T + 64)
+        raise MisplacedTrailer(path, f"committed length {committed} does not end at this trailer", offset=T + 64)
     uuid = bytes(buf[80:96])
     if uuid != header.uuid:
-        raise CorruptContainer(path, "commit trailer belongs to another file (UUID mismatch)", offset=T + 80)
+        raise MisplacedTrailer(path, "commit trailer belongs to another file (UUID mismatch)", offset=T + 80)
     R = header.rows_per_chunk
     if chunks != (rows + R - 1) // R:
         raise CorruptContainer(path, f"{chunks} chunks cannot hold {rows} rows of {R} per chunk", offset=T + 32)
@@ -660,6 +679,8 @@ def _parse_trailer(container, buf: bytes, T: int) -> Commit:
     if not (root_length >= EMPTY_PAGE and root_offset >= header.length and _fits(root_offset, root_length, T)
             and previous < T and dead <= T):
         raise CorruptContainer(path, "commit trailer points outside the committed bytes", offset=T + 40)
+    if root_offset + root_length != T:
+        raise CorruptContainer(path, f"index root {root_offset}+{root_length} does not end where its trailer starts", offset=T + 40)
     return Commit(
         offset=T, minor=_u("H", buf, 14), sequence=sequence, rows=rows, chunks=chunks, root_offset=root_offset,
         root_length=root_length, previous_trailer=previous, committed_length=committed, dead_bytes=dead, uuid=uuid,
@@ -669,7 +690,11 @@ def _parse_trailer(container, buf: bytes, T: int) -> Commit:
 def _load_commit(container, T: int) -> Commit:
     """A fully valid commit at T (§6.2 checks 1–12), with its root's leaf extents."""
     buf = _pread(container, T, TRAILER_SIZE, "the commit trailer") if _fits(T, TRAILER_SIZE, container.size) else b""
-    commit = _parse_trailer(container, buf, T)
+    return _load_root(container, _parse_trailer(container, buf, T))
+
+
+def _load_root(container, commit: Commit) -> Commit:
+    """Checks 11 and 12 of §6.2 for a trailer that passed checks 1–10."""
     K = container.header.leaf_capacity
     expected = (commit.chunks + K - 1) // K
     if commit.root_length != EMPTY_PAGE + ENTRY_SIZE * expected:      # check 11, before reading the root
@@ -684,37 +709,57 @@ def _load_commit(container, T: int) -> Commit:
     return Commit(**{**commit.__dict__, "leaves": tuple(leaves)})
 
 
-def _newest_commit(container) -> Commit:
-    """§7.2: the trailer at EOF, else a backward scan for the end magic."""
+def _newest_commit(container) -> Tuple[Commit, Optional[Tuple[int, str]]]:
+    """§7.2: the newest valid commit, and the newest damaged candidate above it as (trailer offset,
+    message), or None. Candidates are judged newest first: the trailer at EOF, then each end magic
+    found scanning backwards. A candidate whose root was read moves the scan below that root, so the
+    roots read are disjoint and the search reads each byte at most twice (plus block overlaps)."""
     size, H = container.size, container.header.length
-    first_error: Optional[RowpackError] = None
-    if size - TRAILER_SIZE >= H:
+    ceiling = size                       # candidates end at or below this
+    damage: Optional[Tuple[int, str]] = None
+
+    def judge(buf: bytes, T: int) -> Optional[Commit]:
+        nonlocal ceiling, damage
         try:
-            return _load_commit(container, size - TRAILER_SIZE)
-        except CorruptContainer as error:   # anything else (unsupported version, I/O) stops the open (§7.2)
-            first_error = error
-    block_end = size
+            commit = _parse_trailer(container, buf, T)
+        except (NoTrailer, MisplacedTrailer):
+            return None                  # a torn write, data, or a copy of another file's or offset's trailer
+        except CorruptContainer as error:  # a complete trailer failing its checks: damage (§7.2)
+            damage = damage or (T, error.message)
+            return None                  # UnsupportedVersion and I/O errors propagate: they stop the open
+        ceiling = min(ceiling, commit.root_offset)
+        try:
+            return _load_root(container, commit)
+        except CorruptContainer as error:
+            damage = damage or (T, error.message)
+            return None
+
+    if size - TRAILER_SIZE >= H:
+        found = judge(_pread(container, size - TRAILER_SIZE, TRAILER_SIZE, "the commit trailer"), size - TRAILER_SIZE)
+        if found is not None:
+            return found, damage
+        ceiling = min(ceiling, size - 1)
+    block_end = ceiling
     while block_end - H >= TRAILER_SIZE:
         block_start = max(H, block_end - SCAN_BLOCK)
         data = _pread(container, block_start, block_end - block_start, "the commit scan")
-        position = len(data)
+        position = min(len(data), ceiling - block_start)      # exclusive end of the bytes still to search
         while True:
-            position = data.rfind(TRAILER_END, 0, position + len(TRAILER_END) - 1)
+            position = data.rfind(TRAILER_END, TRAILER_SIZE - len(TRAILER_END), position)
             if position < 0:
                 break
-            end = block_start + position + len(TRAILER_END)
-            if end < size and end - TRAILER_SIZE >= H:
-                try:
-                    return _load_commit(container, end - TRAILER_SIZE)
-                except CorruptContainer:     # not a trailer after all, or a damaged one: keep scanning
-                    pass
-            if position == 0:
+            end = position + len(TRAILER_END)
+            found = judge(data[end - TRAILER_SIZE:end], block_start + end - TRAILER_SIZE)
+            if found is not None:
+                return found, damage
+            position = min(end - 1, ceiling - block_start)
+            if position <= 0:
                 break
         if block_start == H:
             break
-        block_end = block_start + len(TRAILER_END) - 1
-    if first_error is not None:
-        raise CorruptContainer(container.path, f"no valid commit found; the last trailer is damaged: {first_error.message}", offset=first_error.offset)
+        block_end = min(ceiling, block_start + TRAILER_SIZE - 1)   # blocks overlap so each trailer lies inside one
+    if damage is not None:
+        raise CorruptContainer(container.path, f"no valid commit found; the newest commit (trailer at byte {damage[0]}) is damaged: {damage[1]}", offset=damage[0])
     raise CorruptContainer(container.path, f"no valid commit found (file ends at {size} bytes)")
 
 
@@ -860,13 +905,14 @@ def open_container(path, sequence: Optional[int] = None) -> Container:
         size = os.fstat(file.fileno()).st_size
         header = _parse_header(path, file, size)
         shell = Container(path, file, size, header, commit=None, newest=None)  # type: ignore[arg-type]
-        newest = _newest_commit(shell)
+        newest, shell.damaged_commit = _newest_commit(shell)
         shell.commit = shell._newest = newest
         if sequence is None or sequence == newest.sequence:
             return shell
         for commit in shell.commits:
             if commit.sequence == sequence:
                 older = Container(path, file, size, header, commit, newest)
+                older.damaged_commit = shell.damaged_commit
                 return older
         raise RowpackError(path, f"no commit {sequence} (the newest is {newest.sequence})")
     except OSError as error:   # I/O errors are RowpackErrors too, but never "corrupt" (§7.2, §9.2 rule 7)

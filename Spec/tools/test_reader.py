@@ -715,6 +715,21 @@ def patch_last_trailer(w, **fields):
     w.path.write_bytes(bytes(blob))
 
 
+def test_commit_chain_links_end_before_the_root(small):
+    # §9.2 rule 6: a previousTrailer that points between the previous commit's end and this commit's
+    # root (below the trailer, but overlapping what follows it) is a broken link, not a walk to follow.
+    small.append(sample(1, start=6))
+    small.commit()
+    with rp.open_container(small.path) as c:
+        assert [k.sequence for k in c.commits] == [1, 2, 3]
+        root_offset = c.commit.root_offset
+    patch_last_trailer(small, previous=(56, "Q", root_offset - 64))
+    with rp.open_container(small.path) as c:
+        assert c.commit.sequence == 3            # opening never follows the chain
+        with pytest.raises(rp.CorruptContainer, match="not below its root"):
+            c.commits
+
+
 def test_trailer_required_flag_at_end_reports_unsupported(small):
     patch_last_trailer(small, flags=(108, "I", 4))
     with pytest.raises(rp.UnsupportedVersion):
@@ -845,8 +860,9 @@ def test_leaf_length_checked_before_reading(tmp_path, monkeypatch):
 
 
 def test_root_checksum_binds_trailer_to_its_root(tmp_path):
-    # §6.2 check 12: a trailer whose root extent holds another commit's root — a valid page with a
-    # valid CRC and the right number of leaves — is refused, because rootChecksum names its own root.
+    # §6.2 check 12: a trailer whose root extent holds a copy of another commit's root — a valid page
+    # with a valid CRC and the right number of leaves, right before the trailer (check 10) — is
+    # refused, because rootChecksum names its own root.
     w = make(tmp_path, dtype="<f4", row_shape=(3,), rows_per_chunk=4, codec=rp.CODEC_NONE)
     w.append(sample(2))
     w.commit()                                   # commit 2: 1 chunk, root with 1 leaf
@@ -857,9 +873,11 @@ def test_root_checksum_binds_trailer_to_its_root(tmp_path):
     blob = w.path.read_bytes()
     root3 = struct.unpack_from("<QQ", blob, t3 + 40)
     assert root3[1] == root2[1] and blob[root3[0]:root3[0] + 36] != blob[root2[0]:root2[0] + 36]
-    # Commit 4: rows and chunks of commit 3, pointing at commit 2's root but with commit 3's checksum.
+    # Commit 4: rows and chunks of commit 3, its root a copy of commit 2's, with commit 3's checksum.
     own_checksum = struct.unpack_from("<I", blob, t3 + 104)[0]
-    w._append_bytes(encode_trailer(sequence=4, rows=3, chunks=1, root=root2, root_checksum=own_checksum,
+    root4 = (w.end, root2[1])
+    w._append_bytes(blob[root2[0]:root2[0] + root2[1]])
+    w._append_bytes(encode_trailer(sequence=4, rows=3, chunks=1, root=root4, root_checksum=own_checksum,
                                    previous=t3, committed=w.end + 128, dead=0, uuid=w.uuid))
     with rp.open_container(w.path) as c:         # the bad commit is invalid: falls back to commit 3
         assert c.commit.sequence == 3 and c.rows == 3
@@ -1493,3 +1511,43 @@ def test_golden_vectors(path):
         assert c.verify() == []
         assert c.commits[0].sequence == 1
         assert_root_checksums(c)
+
+
+# §6.2, §7.2: the vectors that decide which commit opens, and what a reader reports
+SEARCH_VECTORS = VECTORS / "search"
+SEARCH_EXPECTED = json.loads((SEARCH_VECTORS / "expected.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(SEARCH_EXPECTED))
+def test_search_vectors(name, monkeypatch):
+    expected = SEARCH_EXPECTED[name]
+    path = SEARCH_VECTORS / f"{name}.rowpack"
+    read = []
+    original = rp._pread
+    monkeypatch.setattr(rp, "_pread", lambda c, offset, length, what: read.append(length) or original(c, offset, length, what))
+    with rp.open_container(path) as c:
+        assert sum(read) < 2 * path.stat().st_size          # §7.2: the search reads less than twice the file
+        assert c.commit.sequence == expected["sequence"] and c.rows == expected["rows"]
+        assert (c.damaged_commit[0] if c.damaged_commit else None) == expected["damaged_trailer"]
+        rows = c.read_all().tobytes()
+        if expected["data"].startswith("u1_"):
+            assert rows == np.load(VECTORS / f"{expected['data']}.npy")[:expected["rows"]].tobytes()
+        else:
+            assert rows.hex() == expected["data"]
+        problems = c.verify()
+        assert bool(problems) == (expected["damaged_trailer"] is not None), problems
+
+
+@swift
+@pytest.mark.parametrize("name", sorted(SEARCH_EXPECTED))
+def test_search_vectors_reference_cli(name):
+    expected = SEARCH_EXPECTED[name]
+    path = SEARCH_VECTORS / f"{name}.rowpack"
+    info = subprocess.run([ROWPACK, "info", str(path), "--json"], capture_output=True, text=True)
+    assert info.returncode == 0, info.stderr
+    report = json.loads(info.stdout)
+    assert report["commits"] == expected["sequence"] and report["rows"] == expected["rows"]
+    assert ("damaged_commit" in report) == (expected["damaged_trailer"] is not None)
+    assert len(info.stderr.splitlines()) == (0 if expected["damaged_trailer"] is None else 1), info.stderr
+    verify = subprocess.run([ROWPACK, "verify", str(path)], capture_output=True, text=True)
+    assert verify.returncode == (0 if expected["damaged_trailer"] is None else 1), verify.stderr

@@ -10,7 +10,9 @@ import Testing
 /// notices its path being replaced.
 @Suite struct CommitSearchTests {
     /// The corruption tests' three-commit container (19 rows; the newest commit has 3 rows more).
-    static func fixture(_ directory: TemporaryDirectory) throws -> (path: String, data: [UInt8], history: [ParsedCommit]) {
+    static func fixture(_ directory: TemporaryDirectory) throws -> (
+        path: String, data: [UInt8], history: [ParsedCommit]
+    ) {
         let (bytes, data, _) = try CorruptionTests.makeFixture(directory)
         let path = directory.file("c.rowpack")
         try writeFile(path, bytes)
@@ -43,7 +45,9 @@ import Testing
             let refusal = try #require(expectRowpackError(.corrupt) { try open() })
             #expect(refusal.offset == newest.trailer.offset)
             #expect(refusal.message.contains("byte \(newest.trailer.offset)"), "\(refusal)")
-            #expect(refusal.message.contains("keep commit \(previous.trailer.sequence) (\(previous.trailer.rows) rows"), "\(refusal)")
+            #expect(
+                refusal.message.contains("keep commit \(previous.trailer.sequence) (\(previous.trailer.rows) rows"),
+                "\(refusal)")
             #expect(try fileBytes(path) == image, "refusing must not modify the file")
         }
 
@@ -66,7 +70,8 @@ import Testing
         let reader = try ContainerReader(path: path)
         #expect(reader.commit.sequence == newest.trailer.sequence - 1)
         #expect(reader.damagedCommit?.trailerOffset == newest.trailer.offset)
-        #expect(reader.damagedCommit?.description.contains("root") == true, "\(String(describing: reader.damagedCommit))")
+        #expect(
+            reader.damagedCommit?.description.contains("root") == true, "\(String(describing: reader.damagedCommit))")
         expectRowpackError(.corrupt) { _ = try ContainerWriter.open(at: path) }
         let writer = try ContainerWriter.open(at: path, options: WriterOptions(discardDamagedCommit: true))
         #expect(writer.rowCount == history[history.count - 2].trailer.rows)
@@ -83,11 +88,14 @@ import Testing
         var bytes = try fileBytes(path)
         var moved = newest.trailer
         moved.committedLength += 16
-        bytes.replaceSubrange(newest.trailer.offset..<bytes.count, with: [UInt8](repeating: 0, count: 16) + moved.encoded())
+        bytes.replaceSubrange(
+            newest.trailer.offset..<bytes.count, with: [UInt8](repeating: 0, count: 16) + moved.encoded())
         try writeFile(path, bytes)
         let reader = try ContainerReader(path: path)
         #expect(reader.commit.sequence == newest.trailer.sequence - 1)
-        #expect(reader.damagedCommit?.error.message.contains("does not end where its trailer starts") == true, "\(String(describing: reader.damagedCommit))")
+        #expect(
+            reader.damagedCommit?.error.message.contains("does not end where its trailer starts") == true,
+            "\(String(describing: reader.damagedCommit))")
     }
 
     // MARK: - Bounded cost
@@ -101,7 +109,8 @@ import Testing
     func forgedTrailersCostAtMostLinearBytes(tornTail: Int) throws {
         let directory = try TemporaryDirectory()
         let header = try FileHeader(
-            uuid: [UInt8](repeating: 0x5A, count: 16), dtype: .uint8, rowShape: [], rowsPerChunk: 1, codec: .none, level: 0,
+            uuid: [UInt8](repeating: 0x5A, count: 16), dtype: .uint8, rowShape: [], rowsPerChunk: 1, codec: .none,
+            level: 0,
             filter: .none, leafCapacity: 1)
         var bytes = handBuiltContainer(header: header, rows: 0, records: [])
         let creatingEnd = bytes.count
@@ -110,7 +119,8 @@ import Testing
             let offset = bytes.count
             let leaves = (offset - creatingEnd - IndexPage.length(entries: 0)) / 16  // a root ending at this trailer
             bytes += CommitTrailer(
-                sequence: UInt64(i + 2), rows: leaves, chunks: leaves, root: Extent(offset: creatingEnd, length: offset - creatingEnd),
+                sequence: UInt64(i + 2), rows: leaves, chunks: leaves,
+                root: Extent(offset: creatingEnd, length: offset - creatingEnd),
                 rootChecksum: 0, previousTrailer: 0, committedLength: offset + CommitTrailer.size, deadBytes: 0,
                 uuid: header.uuid, timeNanoseconds: 0
             ).encoded()
@@ -141,7 +151,8 @@ import Testing
         for poll in 0..<3 {
             let before = Self.bytesRead(reader)
             #expect(try reader.refresh() == false)
-            #expect(Self.bytesRead(reader) == before, "idle refresh \(poll) read \(Self.bytesRead(reader) - before) bytes")
+            #expect(
+                Self.bytesRead(reader) == before, "idle refresh \(poll) read \(Self.bytesRead(reader) - before) bytes")
         }
         try writeAt(path, offset: size + (64 << 20), [UInt8](repeating: 0, count: 1 << 20))
         let before = Self.bytesRead(reader)
@@ -210,7 +221,9 @@ import Testing
         let reader = try ContainerReader(path: path)
         try truncateFile(path, to: try #require(history.last).trailer.committedLength - 1)
         let error = expectRowpackError(.corrupt) { try reader.refresh() }
-        #expect(error?.message.contains("below the end of the commit this reader holds") == true, "\(String(describing: error))")
+        #expect(
+            error?.message.contains("below the end of the commit this reader holds") == true,
+            "\(String(describing: error))")
     }
 
     /// A follower whose path was replaced (renamed over, as `import --force` does) or removed
@@ -221,10 +234,53 @@ import Testing
         let reader = try ContainerReader(path: path)
         #expect(try reader.refresh() == false)
         let other = directory.file("other.rowpack")
-        try makeInt32PairContainer(at: other, batches: [SeededRandom(seed: 3).bytesOf(rows: 2, rowBytes: CorruptionTests.rowBytes)])
+        try makeInt32PairContainer(
+            at: other, batches: [SeededRandom(seed: 3).bytesOf(rows: 2, rowBytes: CorruptionTests.rowBytes)])
         #expect(rename(other, path) == 0)
         expectRowpackError(.replaced) { try reader.refresh() }
         #expect(unlink(path) == 0)
         expectRowpackError(.replaced) { try reader.refresh() }
+    }
+
+    // MARK: - Spec vectors
+
+    static let vectors = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Spec/vectors")
+
+    struct Expected: Decodable {
+        var sequence: UInt64
+        var rows: Int
+        /// A golden vector whose first `rows` rows these are, or the rows' bytes in hex.
+        var data: String
+        var damaged_trailer: Int?
+    }
+
+    static func expectations() throws -> [String: Expected] {
+        try JSONDecoder().decode(
+            [String: Expected].self, from: Data(contentsOf: vectors.appendingPathComponent("search/expected.json")))
+    }
+
+    /// `Spec/vectors/search/`: every reader opens the commit `expected.json` names, with its rows,
+    /// reports the damaged trailer it names, and reads less than twice the file doing so.
+    @Test(arguments: try expectations().keys.sorted())
+    func searchVectorOpensTheCommitTheSpecSays(name: String) throws {
+        let expected = try #require(try Self.expectations()[name])
+        let path = Self.vectors.appendingPathComponent("search/\(name).rowpack").path
+        let reader = try ContainerReader(path: path)
+        #expect(Self.bytesRead(reader) < 2 * (try fileSize(path)))
+        #expect(reader.commit.sequence == expected.sequence)
+        #expect(reader.rowCount == expected.rows)
+        #expect(
+            reader.damagedCommit?.trailerOffset == expected.damaged_trailer,
+            "\(String(describing: reader.damagedCommit))")
+        let rows = try reader.read(rows: 0..<reader.rowCount)
+        if expected.data.hasPrefix("u1_") {
+            let golden = try ContainerReader(path: Self.vectors.appendingPathComponent("\(expected.data).rowpack").path)
+            #expect(rows == (try golden.read(rows: 0..<expected.rows)))
+        } else {
+            #expect(rows.map { String(format: "%02x", $0) }.joined() == expected.data)
+        }
+        #expect(reader.verify().isEmpty)
     }
 }

@@ -36,6 +36,7 @@ func checkTrailer(_ bytes: [UInt8], at offset: Int, header: FileHeader) {
     invariant(
         rangeFits(start: trailer.root.offset, length: trailer.root.length, within: offset), "root beyond the trailer")
     invariant(trailer.previousTrailer < offset, "previous trailer does not point backwards")
+    invariant(trailer.root.end == offset, "root does not end where the trailer starts")
     let (quotient, remainder) = trailer.rows.quotientAndRemainder(dividingBy: header.rowsPerChunk)
     invariant(trailer.chunks == quotient + (remainder > 0 ? 1 : 0), "chunk count does not match rows")
     invariant(!trailer.rows.multipliedReportingOverflow(by: header.rowBytes).overflow, "rows × rowBytes overflows")

@@ -103,6 +103,13 @@ func checkContainer(_ bytes: [UInt8]) {
         problems.isEmpty == (data != nil),
         "verify found \(problems.count) problems, the full read \(data == nil ? "failed" : "succeeded")")
     guard let data, problems.isEmpty else { return }
+    if let damage = reader.damagedCommit {
+        // A damaged newer commit is reported, never cut without being told (Spec/FORMAT.md §8.6).
+        invariant(damage.trailerOffset >= commit.committedLength, "the damaged commit is not above the one opened")
+        let refused = (try? ContainerWriter.open(at: Scratch.path, options: WriterOptions(durability: .none))) == nil
+        invariant(refused, "a writer opened a container whose newest commit is damaged")
+        return
+    }
 
     // A sound container takes one more row, and keeps every row it had.
     let writer: ContainerWriter
