@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import struct
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,16 @@ def main() -> None:
     w.append(rows_f4(8))
     w.commit()
     expected[w.path.name] = dict(error="corrupt", at="read", chunk=0, readable=[], message="dictionary")
+
+    # ... and a zlib stream with a preset dictionary (FDICT set, RFC 1950 §2.2): corrupt.
+    def zlib_with_dictionary(codec, level, data):
+        packer = zlib.compressobj(level, zdict=b"a preset dictionary no reader has")
+        return packer.compress(data) + packer.flush()
+
+    w = writer(hostile / "zlib_preset_dictionary.rowpack", codec=rp.CODEC_ZLIB, shuffle=False, compressor=zlib_with_dictionary)
+    w.append(rows_f4(8))
+    w.commit()
+    expected[w.path.name] = dict(error="corrupt", at="read", chunk=0, readable=[], message="zlib payload does not decode")
 
     # §4 (b): a record whose storedLength is below minStoredLength for its codec (65536 raw bytes
     # in 10 zlib bytes; deflate needs at least 65536 div 1032 = 63), refused from its header.
