@@ -123,6 +123,12 @@ def main() -> None:
         w = two_chunk_zstd(hostile / f"{name}.rowpack")
         reseal_record(w.path, w.entries[0][0], field, bytes([value]))
         expected[w.path.name] = dict(error="unsupported", at="read", chunk=0, readable=[1], message=word)
+    # The order of §4.3 step 1 decides the class: an unknown codec is found before a storedLength
+    # (2^40) far above maxStoredLength.
+    w = two_chunk_zstd(hostile / "record_codec_3_oversized.rowpack")
+    reseal_record(w.path, w.entries[0][0], 24, struct.pack("<Q", 1 << 40))
+    reseal_record(w.path, w.entries[0][0], 32, bytes([3]))
+    expected[w.path.name] = dict(error="unsupported", at="read", chunk=0, readable=[1], message="codec")
     for name, field, value, word in [("header_codec_3", 64, 3, "codec"), ("header_filter_2", 65, 2, "filter")]:
         w = two_chunk_zstd(hostile / f"{name}.rowpack")
         reseal_header(w.path, w.H, field, bytes([value]))
