@@ -542,14 +542,14 @@ def _parse_header(path: str, file: BinaryIO, size: int) -> Header:
     def bad(message: str, at: int) -> CorruptContainer:
         return CorruptContainer(path, message, offset=at)
 
+    if codec not in CODEC_NAMES:   # a newer minor version's codec or filter first (§3.1 step 7, §11)
+        raise UnsupportedVersion(path, f"unknown default codec {codec} (written by a newer version)", offset=64)
+    if filt not in FILTER_NAMES:
+        raise UnsupportedVersion(path, f"unknown default filter {filt} (written by a newer version)", offset=65)
     if not 1 <= rows_per_chunk <= MAX_ROWS_PER_CHUNK:
         raise bad(f"rows per chunk {rows_per_chunk} must be in 1...{MAX_ROWS_PER_CHUNK}", 40)
     if rank > MAX_ROW_RANK:
         raise bad(f"row rank {rank} exceeds {MAX_ROW_RANK}", 60)
-    if codec not in CODEC_NAMES:   # a newer minor version's codec or filter (§3.1 step 7, §11)
-        raise UnsupportedVersion(path, f"unknown default codec {codec} (written by a newer version)", offset=64)
-    if filt not in FILTER_NAMES:
-        raise UnsupportedVersion(path, f"unknown default filter {filt} (written by a newer version)", offset=65)
     low, high = CODEC_LEVELS[codec]
     if not low <= level <= high:
         raise bad(f"level {level} is not valid for {CODEC_NAMES[codec]} ({low}...{high})", 68)

@@ -134,6 +134,12 @@ def main() -> None:
         reseal_header(w.path, w.H, field, bytes([value]))
         expected[w.path.name] = dict(error="unsupported", at="open", chunk=None, readable=[], message=word)
 
+    # ... before any other header field: codec 3 with a row rank of 1000 is still unsupported.
+    w = two_chunk_zstd(hostile / "header_codec_3_bad_rank.rowpack")
+    reseal_header(w.path, w.H, 60, struct.pack("<I", 1000))
+    reseal_header(w.path, w.H, 64, bytes([3]))
+    expected[w.path.name] = dict(error="unsupported", at="open", chunk=None, readable=[], message="codec")
+
     (hostile / "expected.json").write_text(json.dumps(expected, indent=2, sort_keys=True) + "\n")
 
 
