@@ -249,14 +249,14 @@ public final class ContainerReader: Sendable {
         var previous: (index: Int, entries: [Extent])?
         for leaf in snapshot.leaves.indices {
             let entries: [Extent]
-            do {
-                entries = try ContainerLayout.readLeaf(io, header: header, snapshot: snapshot, index: leaf)
-                if let previous {
-                    try ContainerLayout.checkLeavesInOrder(previous, (leaf, entries), path: path, chunk: leaf * header.leafCapacity)
-                }
-            } catch {
+            do { entries = try ContainerLayout.readLeaf(io, header: header, snapshot: snapshot, index: leaf) } catch {
                 problems.append(RowpackError.wrapping(error, path: path))
                 continue
+            }
+            if let previous {
+                do { try ContainerLayout.checkLeavesInOrder(previous, (leaf, entries), path: path, chunk: leaf * header.leafCapacity) } catch {
+                    problems.append(RowpackError.wrapping(error, path: path))
+                }
             }
             previous = (leaf, entries)
             for (slot, extent) in entries.enumerated() {
@@ -316,6 +316,13 @@ public final class ContainerReader: Sendable {
         return entries[slot]
     }
 
+    /// A decoded index leaf's cache key: a page is reused only as the same leaf of the same size.
+    private struct LeafKey: Hashable {
+        let extent: Extent
+        let index: Int
+        let chunks: Int
+    }
+
     /// What leaf `index` of `snapshot` is cached under: its extent, its index and the chunks
     /// it must list.
     private func leafKey(_ index: Int, in snapshot: Snapshot) -> LeafKey {
@@ -340,13 +347,6 @@ public final class ContainerReader: Sendable {
         guard !overflow, rows >= 0 else { throw RowpackError(.invalidArgument, path: path, "\(rows) rows are too many to hold in memory") }
         return bytes
     }
-}
-
-/// A decoded index leaf's cache key: a page is reused only as the same leaf of the same size.
-struct LeafKey: Hashable, Sendable {
-    let extent: Extent
-    let index: Int
-    let chunks: Int
 }
 
 /// A caller's output buffer shared by decode threads. `@unchecked Sendable` because each thread
