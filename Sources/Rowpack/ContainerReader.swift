@@ -24,8 +24,10 @@ public final class ContainerReader: Sendable {
     let io: FileIO
     /// The commit held, and what the search that found it leaves for the next refresh.
     private let state: Mutex<(snapshot: Snapshot, search: CommitSearch)>
-    /// Decoded index leaves by file offset (immutable bytes, so valid across refreshes).
-    private let leafCache = Mutex<[Int: [Extent]]>([:])
+    /// Decoded index leaves (immutable bytes, so valid across refreshes), keyed by everything
+    /// reading one checks: a later commit listing the same page as another leaf, or for
+    /// another chunk count, reads and checks it afresh.
+    private let leafCache = Mutex<[LeafKey: [Extent]]>([:])
     /// Where the previous cached read ended, to spot sequential scans, and the chunk last read
     /// ahead, so each chunk is prefetched once.
     private let scan = Mutex<(end: Int, prefetched: Int)>((-1, -1))
@@ -96,7 +98,7 @@ public final class ContainerReader: Sendable {
             return true
         }
         if changed {
-            let live = Set(latest.leaves.map(\.offset))
+            let live = Set(latest.leaves.indices.map { leafKey($0, in: latest) })
             leafCache.withLock { cache in cache = cache.filter { live.contains($0.key) } }
         }
         return changed
@@ -271,14 +273,14 @@ public final class ContainerReader: Sendable {
         var previous: (index: Int, entries: [Extent])?
         for leaf in snapshot.leaves.indices {
             let entries: [Extent]
-            do {
-                entries = try ContainerLayout.readLeaf(io, header: header, snapshot: snapshot, index: leaf)
-                if let previous {
-                    try ContainerLayout.checkLeavesInOrder(previous, (leaf, entries), path: path, chunk: leaf * header.leafCapacity)
-                }
-            } catch {
+            do { entries = try ContainerLayout.readLeaf(io, header: header, snapshot: snapshot, index: leaf) } catch {
                 problems.append(RowpackError.wrapping(error, path: path))
                 continue
+            }
+            if let previous {
+                do { try ContainerLayout.checkLeavesInOrder(previous, (leaf, entries), path: path, chunk: leaf * header.leafCapacity) } catch {
+                    problems.append(RowpackError.wrapping(error, path: path))
+                }
             }
             previous = (leaf, entries)
             for (slot, extent) in entries.enumerated() {
@@ -304,7 +306,7 @@ public final class ContainerReader: Sendable {
     func decodedChunk(_ chunk: Int, in snapshot: Snapshot) throws -> [UInt8] {
         let extent = try extent(of: chunk, in: snapshot)
         let rows = min(header.rowsPerChunk, snapshot.rows - chunk * header.rowsPerChunk)
-        return try cache.value(for: RowCache.Key(offset: extent.offset, chunk: chunk)) { () throws -> [UInt8] in
+        return try cache.value(for: RowCache.Key(record: extent, chunk: chunk, rows: rows)) { () throws -> [UInt8] in
             // Checked before the output is allocated: a record cannot claim memory it does not hold.
             let loaded = try ContainerLayout.loadChunk(io, header: header, extent: extent, chunk: chunk, rows: rows)
             return try filled(count: rows * header.rowBytes) { try loaded.decode(into: $0) }
@@ -318,7 +320,7 @@ public final class ContainerReader: Sendable {
     /// any two neighbouring leaves held at once one was checked against the other.
     func extent(of chunk: Int, in snapshot: Snapshot) throws -> Extent {
         let leaf = chunk / header.leafCapacity
-        let key = snapshot.leaves[leaf].offset
+        let key = leafKey(leaf, in: snapshot)
         let slot = chunk - leaf * header.leafCapacity
         if let entries = leafCache.withLock({ $0[key] }) { return entries[slot] }
         let entries: [Extent]
@@ -327,15 +329,29 @@ public final class ContainerReader: Sendable {
             throw error
         }
         try leafCache.withLock { cache in
-            if leaf > 0, let before = cache[snapshot.leaves[leaf - 1].offset] {
+            if leaf > 0, let before = cache[leafKey(leaf - 1, in: snapshot)] {
                 try ContainerLayout.checkLeavesInOrder((leaf - 1, before), (leaf, entries), path: path, chunk: chunk)
             }
-            if leaf + 1 < snapshot.leaves.count, let after = cache[snapshot.leaves[leaf + 1].offset] {
+            if leaf + 1 < snapshot.leaves.count, let after = cache[leafKey(leaf + 1, in: snapshot)] {
                 try ContainerLayout.checkLeavesInOrder((leaf, entries), (leaf + 1, after), path: path, chunk: chunk)
             }
             cache[key] = entries
         }
         return entries[slot]
+    }
+
+    /// A decoded index leaf's cache key: a page is reused only as the same leaf of the same size.
+    private struct LeafKey: Hashable {
+        let extent: Extent
+        let index: Int
+        let chunks: Int
+    }
+
+    /// What leaf `index` of `snapshot` is cached under: its extent, its index and the chunks
+    /// it must list.
+    private func leafKey(_ index: Int, in snapshot: Snapshot) -> LeafKey {
+        let first = index * header.leafCapacity
+        return LeafKey(extent: snapshot.leaves[index], index: index, chunks: min(header.leafCapacity, snapshot.chunks - first))
     }
 
     /// Throws unless `range` lies in `0..<rows`. Every public entry point taking rows checks

@@ -1,4 +1,5 @@
 import Dispatch
+import RowpackFormat
 import Synchronization
 
 /// A byte-bounded cache of decoded chunks shared by every thread reading a container.
@@ -8,19 +9,21 @@ import Synchronization
 ///   probation and never flushes the hot working set.
 /// - Concurrent misses of the same chunk share one decode (single flight); decoding runs
 ///   outside the lock, which guards bookkeeping only.
-/// - Keys are (record offset, chunk number) pairs: committed bytes never change, so an entry
-///   never goes stale, not even across ``ContainerReader/refresh()``. The chunk number is part
-///   of the key, for cached entries and loads in flight alike, so a hostile index that lists
-///   one record for two chunks can never make a read of one chunk return the other's rows:
-///   each chunk's load runs its own checks (the record names its chunk).
+/// - Keys are everything a load checks the record against: its extent, the chunk number and
+///   the row count the index gives it. Committed bytes never change, so an entry never goes
+///   stale, not even across ``ContainerReader/refresh()``; and because the chunk and rows are
+///   part of the key, for cached entries and loads in flight alike, a hostile index that lists
+///   one record for two chunks (or, in a later commit, for more rows) can never make a read
+///   return another chunk's rows or too few: each such lookup runs its own load and checks.
 ///
 /// Thread-safe. A hit costs one lock, one hash lookup and two list relinks: no allocation.
 public final class RowCache: Sendable {
-    /// What an entry is stored under: where the record lies and which chunk the index says it
-    /// holds.
+    /// What an entry is stored under: where the record lies, and which chunk and how many rows
+    /// the index says it holds.
     struct Key: Hashable, Sendable {
-        var offset: Int
+        var record: Extent
         var chunk: Int
+        var rows: Int
     }
 
     /// Hit, miss and eviction counters since creation.

@@ -130,6 +130,14 @@ public struct FileHeader: Hashable, Sendable {
             throw FormatError(.unsupportedVersion, at: 16, "header requires unknown features (flags 0x\(String(required, radix: 16)))")
         }
         _ = try reader.read(UInt32.self)  // optional flags: none defined, ignored
+        // An unknown codec or filter belongs to a newer minor version: unsupported, not corrupt,
+        // and checked before any other field (§3.1 step 7, §11). `length` ≥ 84 holds both bytes.
+        guard let codec = ChunkCodec(rawValue: bytes[64]) else {
+            throw FormatError(.unsupportedVersion, at: 64, "unknown default codec \(bytes[64]) (written by a newer version)")
+        }
+        guard let filter = ChunkFilter(rawValue: bytes[65]) else {
+            throw FormatError(.unsupportedVersion, at: 65, "unknown default filter \(bytes[65]) (written by a newer version)")
+        }
         let uuid = Array(try reader.readBytes(16))
         let rowsPerChunk = try reader.readCount("rows per chunk", limit: FormatLimits.maxRowsPerChunk)
         let rowBytes = try reader.readCount("row bytes", limit: FormatLimits.maxChunkBytes)
@@ -138,14 +146,7 @@ public struct FileHeader: Hashable, Sendable {
         guard rank <= FormatLimits.maxRowRank else {
             throw FormatError(.outOfRange, at: 60, "row rank \(rank) exceeds \(FormatLimits.maxRowRank)")
         }
-        let codecAt = reader.offset
-        // Unknown values belong to a newer minor version (§11): unsupported, not corrupt.
-        guard let codec = ChunkCodec(rawValue: try reader.read(UInt8.self)) else {
-            throw FormatError(.unsupportedVersion, at: codecAt, "unknown default codec \(bytes[codecAt]) (written by a newer version)")
-        }
-        guard let filter = ChunkFilter(rawValue: try reader.read(UInt8.self)) else {
-            throw FormatError(.unsupportedVersion, at: codecAt + 1, "unknown default filter \(bytes[codecAt + 1]) (written by a newer version)")
-        }
+        _ = try reader.read(UInt16.self)  // codec and filter, checked above
         _ = try reader.read(UInt16.self)  // default shuffle element size: derived from the dtype
         let level = Int(try reader.read(Int32.self))
         let leafCapacity = Int(try reader.read(UInt32.self))

@@ -561,14 +561,14 @@ def _parse_header(path: str, file: BinaryIO, size: int) -> Header:
     def bad(message: str, at: int) -> CorruptContainer:
         return CorruptContainer(path, message, offset=at)
 
+    if codec not in CODEC_NAMES:   # a newer minor version's codec or filter first (§3.1 step 7, §11)
+        raise UnsupportedVersion(path, f"unknown default codec {codec} (written by a newer version)", offset=64)
+    if filt not in FILTER_NAMES:
+        raise UnsupportedVersion(path, f"unknown default filter {filt} (written by a newer version)", offset=65)
     if not 1 <= rows_per_chunk <= MAX_ROWS_PER_CHUNK:
         raise bad(f"rows per chunk {rows_per_chunk} must be in 1...{MAX_ROWS_PER_CHUNK}", 40)
     if rank > MAX_ROW_RANK:
         raise bad(f"row rank {rank} exceeds {MAX_ROW_RANK}", 60)
-    if codec not in CODEC_NAMES:   # a newer minor version's codec or filter (§3.1 step 7, §11)
-        raise UnsupportedVersion(path, f"unknown default codec {codec} (written by a newer version)", offset=64)
-    if filt not in FILTER_NAMES:
-        raise UnsupportedVersion(path, f"unknown default filter {filt} (written by a newer version)", offset=65)
     low, high = CODEC_LEVELS[codec]
     if not low <= level <= high:
         raise bad(f"level {level} is not valid for {CODEC_NAMES[codec]} ({low}...{high})", 68)
@@ -764,7 +764,7 @@ def _newest_commit(container) -> Tuple[Commit, Optional[Tuple[int, str]]]:
 
 
 def _parse_record(container, buf: bytes, offset: int, c: int) -> ChunkRecord:
-    """A chunk record header (§4, §4.3 step 1)."""
+    """A chunk record header (§4), checked in the order of §4.3 step 1."""
     path = container.path
     if buf[:4] != RECORD_MAGIC:
         raise CorruptContainer(path, "bad chunk record magic", offset=offset, chunk=c)
@@ -776,21 +776,23 @@ def _parse_record(container, buf: bytes, offset: int, c: int) -> ChunkRecord:
         raise CorruptContainer(path, f"chunk number {chunk} is out of range", offset=offset + 8, chunk=c)
     if raw_length > MAX_CHUNK_BYTES:
         raise CorruptContainer(path, f"raw length {raw_length} exceeds {MAX_CHUNK_BYTES}", offset=offset + 16, chunk=c)
-    if stored_length > max_stored_length(raw_length):
-        raise CorruptContainer(
-            path, f"stored length {stored_length} exceeds the bound for {raw_length} raw bytes "
-            f"({max_stored_length(raw_length)})", offset=offset + 24, chunk=c)
+    if stored_length > MAX_U63:
+        raise CorruptContainer(path, f"stored length {stored_length} is out of range", offset=offset + 24, chunk=c)
     if codec not in CODEC_NAMES:   # a newer minor version's codec or filter (§4, §11)
         raise UnsupportedVersion(path, f"unknown codec {codec} (written by a newer version)", offset=offset + 32, chunk=c)
-    if stored_length < min_stored_length(raw_length, codec):
-        raise CorruptContainer(
-            path, f"stored length {stored_length} is too short to hold {raw_length} raw bytes in {CODEC_NAMES[codec]}",
-            offset=offset + 24, chunk=c)
     if filt not in FILTER_NAMES:
         raise UnsupportedVersion(path, f"unknown filter {filt} (written by a newer version)", offset=offset + 33, chunk=c)
     if element_size < 1 or (filt == FILTER_NONE and element_size != 1):
         raise CorruptContainer(path, f"element size {element_size} is not valid for filter {FILTER_NAMES[filt]}",
                                offset=offset + 34, chunk=c)
+    if stored_length < min_stored_length(raw_length, codec):
+        raise CorruptContainer(
+            path, f"stored length {stored_length} is too short to hold {raw_length} raw bytes in {CODEC_NAMES[codec]}",
+            offset=offset + 24, chunk=c)
+    if stored_length > max_stored_length(raw_length):
+        raise CorruptContainer(
+            path, f"stored length {stored_length} exceeds the bound for {raw_length} raw bytes "
+            f"({max_stored_length(raw_length)})", offset=offset + 24, chunk=c)
     if codec == CODEC_NONE and raw_length != stored_length:
         raise CorruptContainer(path, f"uncompressed chunk stores {stored_length} bytes for {raw_length}", offset=offset + 24, chunk=c)
     return ChunkRecord(offset, rows, chunk, raw_length, stored_length, codec, filt, element_size, level, payload_crc)

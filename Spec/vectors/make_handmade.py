@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import struct
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,16 @@ def main() -> None:
     w.commit()
     expected[w.path.name] = dict(error="corrupt", at="read", chunk=0, readable=[], message="dictionary")
 
+    # ... and a zlib stream with a preset dictionary (FDICT set, RFC 1950 §2.2): corrupt.
+    def zlib_with_dictionary(codec, level, data):
+        packer = zlib.compressobj(level, zdict=b"a preset dictionary no reader has")
+        return packer.compress(data) + packer.flush()
+
+    w = writer(hostile / "zlib_preset_dictionary.rowpack", codec=rp.CODEC_ZLIB, shuffle=False, compressor=zlib_with_dictionary)
+    w.append(rows_f4(8))
+    w.commit()
+    expected[w.path.name] = dict(error="corrupt", at="read", chunk=0, readable=[], message="zlib payload does not decode")
+
     # §4 (b): a record whose storedLength is below minStoredLength for its codec (65536 raw bytes
     # in 10 zlib bytes; deflate needs at least 65536 div 1032 = 63), refused from its header.
     w = writer(hostile / "record_below_min_stored.rowpack", dtype="|u1", row_shape=(1024,), rows_per_chunk=64,
@@ -112,10 +123,22 @@ def main() -> None:
         w = two_chunk_zstd(hostile / f"{name}.rowpack")
         reseal_record(w.path, w.entries[0][0], field, bytes([value]))
         expected[w.path.name] = dict(error="unsupported", at="read", chunk=0, readable=[1], message=word)
+    # The order of §4.3 step 1 decides the class: an unknown codec is found before a storedLength
+    # (2^40) far above maxStoredLength.
+    w = two_chunk_zstd(hostile / "record_codec_3_oversized.rowpack")
+    reseal_record(w.path, w.entries[0][0], 24, struct.pack("<Q", 1 << 40))
+    reseal_record(w.path, w.entries[0][0], 32, bytes([3]))
+    expected[w.path.name] = dict(error="unsupported", at="read", chunk=0, readable=[1], message="codec")
     for name, field, value, word in [("header_codec_3", 64, 3, "codec"), ("header_filter_2", 65, 2, "filter")]:
         w = two_chunk_zstd(hostile / f"{name}.rowpack")
         reseal_header(w.path, w.H, field, bytes([value]))
         expected[w.path.name] = dict(error="unsupported", at="open", chunk=None, readable=[], message=word)
+
+    # ... before any other header field: codec 3 with a row rank of 1000 is still unsupported.
+    w = two_chunk_zstd(hostile / "header_codec_3_bad_rank.rowpack")
+    reseal_header(w.path, w.H, 60, struct.pack("<I", 1000))
+    reseal_header(w.path, w.H, 64, bytes([3]))
+    expected[w.path.name] = dict(error="unsupported", at="open", chunk=None, readable=[], message="codec")
 
     (hostile / "expected.json").write_text(json.dumps(expected, indent=2, sort_keys=True) + "\n")
 

@@ -52,7 +52,8 @@ def main():
         (d / name).write_bytes(bytes(blob))
         seeds[target] = seeds.get(target, 0) + 1
 
-    for path in sorted(VECTORS.glob("*.rowpack")):
+    # The golden vectors, and the hostile ones (refused by readers, but structurally whole).
+    for path in sorted(VECTORS.glob("*.rowpack")) + sorted(VECTORS.glob("hostile/*.rowpack")):
         data = path.read_bytes()
         stem = path.stem
         add("FuzzOpen", stem, data)

@@ -362,6 +362,69 @@ import RowpackFormat
         #expect(try ContainerReader(path: path).read(rows: 2..<4) == chunk1, "alone, chunk 1 reads back")
     }
 
+    /// Appends to `path` a commit of `rows` rows whose root lists `leaves` (checksums valid),
+    /// after the commit `before`; returns the extent of `leaf` when given, written first.
+    @discardableResult
+    static func appendHostileCommit(
+        to path: String, after before: ParsedCommit, rows: Int, leaves: [Extent], leaf: [Extent]? = nil
+    ) throws -> Extent? {
+        var bytes: [UInt8] = []
+        var end = before.trailer.committedLength
+        var roots = leaves
+        var written: Extent?
+        if let leaf {
+            let page = IndexPage(kind: .leaf, first: 0, entries: leaf).encoded()
+            written = Extent(offset: end, length: page.count)
+            roots.append(written!)
+            bytes += page
+            end += page.count
+        }
+        let root = IndexPage(kind: .root, first: 0, entries: roots).encoded()
+        let rootExtent = Extent(offset: end, length: root.count)
+        let trailer = CommitTrailer(
+            sequence: before.trailer.sequence + 1, rows: rows, chunks: (rows + rowsPerChunk - 1) / rowsPerChunk, root: rootExtent,
+            rootChecksum: rootChecksum(root), previousTrailer: before.trailer.offset,
+            committedLength: rootExtent.end + CommitTrailer.size, deadBytes: 0, uuid: before.header.uuid, timeNanoseconds: 0)
+        try writeAt(path, offset: before.trailer.committedLength, bytes + root + trailer.encoded())
+        return written
+    }
+
+    /// A reader that refreshes to a hostile commit reusing structures it has cached — a leaf of
+    /// 3 entries listed for 5 chunks, a 2-row record listed for a chunk of 4 rows — checks them
+    /// against the new commit like a fresh read (caches are keyed by everything a load checks):
+    /// an error naming the chunk, never a trap or rows from outside the chunk.
+    @Test func refreshToACommitReusingCachedStructures() throws {
+        let directory = try TemporaryDirectory()
+        var random = SeededRandom(seed: 40)
+        // A leaf cached for 3 chunks, listed again (same extent) for 5.
+        let leafPath = directory.file("leaf.rowpack")
+        let data = try makeInt32PairContainer(at: leafPath, batches: [random.bytes(12 * Self.rowBytes)])
+        let first = try parseCommit(try fileBytes(leafPath))
+        let reader = try ContainerReader(path: leafPath)
+        #expect(try reader.read(rows: 0..<1) == Self.rows(data, 0..<1))
+        try Self.appendHostileCommit(to: leafPath, after: first, rows: 20, leaves: first.leaves)
+        #expect(try reader.refresh())
+        let leafError = expectRowpackError(.corrupt, "leaf listed for more chunks") { _ = try reader.read(rows: 17..<18) }
+        #expect(leafError?.chunk == 4)
+        expectRowpackError(.corrupt, "the same leaf, through the cache") { _ = try reader.read(rows: 1..<2) }
+
+        // A 2-row tail record cached, then listed for a chunk of 4 rows.
+        let chunkPath = directory.file("chunk.rowpack")
+        let tail = try makeInt32PairContainer(at: chunkPath, batches: [random.bytes(10 * Self.rowBytes)])
+        let partial = try parseCommit(try fileBytes(chunkPath))
+        let tailReader = try ContainerReader(path: chunkPath)
+        #expect(try tailReader.read(rows: 8..<10) == Self.rows(tail, 8..<10))
+        try Self.appendHostileCommit(to: chunkPath, after: partial, rows: 12, leaves: [], leaf: partial.chunks)
+        #expect(try tailReader.refresh())
+        for rows in [11..<12, 8..<12, 9..<10] {
+            let error = expectRowpackError(.corrupt, "rows \(rows)") { _ = try tailReader.read(rows: rows) }
+            #expect(error?.chunk == 2)
+            let single = expectRowpackError(.corrupt, "row \(rows.lowerBound)") { try tailReader.withRow(rows.lowerBound) { _ in } }
+            #expect(single?.chunk == 2)
+        }
+        #expect(try tailReader.read(rows: 0..<8) == Self.rows(tail, 0..<8))
+    }
+
     /// The lookups (hits, misses and waits for a load in flight) a cache has answered, for
     /// threads to wait on.
     final class LookupCount: Sendable {

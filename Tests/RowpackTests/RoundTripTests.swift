@@ -148,13 +148,14 @@ import RowpackFormat
             let reader = try ContainerReader(path: path)
             #expect(reader.header.codec == c.codec)
             #expect(reader.header.level == c.level)
-            #expect(reader.header.filter == (c.shuffle ? .shuffle : .none))
+            // A width of 1 shuffles nothing: header and records then say filter none (§4.2).
+            let shuffled = c.shuffle && dtype.shuffleElementSize > 1
+            #expect(reader.header.filter == (shuffled ? .shuffle : .none), "\(descr)")
             #expect(try readAll(reader) == data, "\(descr)")
             #expect(reader.verify().isEmpty)
 
             let parsed = try parseCommit(try fileBytes(path))
             #expect(parsed.records.count == 5)
-            let shuffled = c.shuffle && dtype.shuffleElementSize > 1
             for (chunk, record) in parsed.records.enumerated() {
                 #expect(record.chunk == chunk)
                 #expect(record.codec == c.codec)

@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 
 @testable import Rowpack
+import RowpackFormat
 
 /// The decoded-chunk cache on its own: byte bound, single flight, scan resistance, and that a
 /// key always gives back its own value.
@@ -12,8 +13,10 @@ import Testing
         (0..<size).map { UInt8(truncatingIfNeeded: key &* 31 &+ $0) }
     }
 
-    /// A cache key for record offset `offset` (chunk 0).
-    static func key(_ offset: Int) -> RowCache.Key { RowCache.Key(offset: offset, chunk: 0) }
+    /// A cache key for the record at `offset` read as chunk `chunk`.
+    static func key(_ offset: Int, chunk: Int = 0) -> RowCache.Key {
+        RowCache.Key(record: Extent(offset: offset, length: 60), chunk: chunk, rows: 1)
+    }
 
     @Test func capacityIsRespectedAndValuesBelongToTheirKeys() throws {
         for capacity in [0, 1, 100, 1000, 4096] {
@@ -45,16 +48,16 @@ import Testing
     /// offset and chunk): a lookup for another chunk loads, and the first entry stays.
     @Test func sameOffsetOtherChunkIsAMiss() throws {
         let cache = RowCache(capacity: 1 << 20)
-        #expect(try cache.value(for: .init(offset: 7, chunk: 0)) { [1, 2, 3] } == [1, 2, 3])
+        #expect(try cache.value(for: Self.key(7, chunk: 0)) { [1, 2, 3] } == [1, 2, 3])
         var loads = 0
-        let other = try cache.value(for: .init(offset: 7, chunk: 1)) { () throws -> [UInt8] in
+        let other = try cache.value(for: Self.key(7, chunk: 1)) { () throws -> [UInt8] in
             loads += 1
             return [9]
         }
         #expect(other == [9])
         #expect(loads == 1)
-        #expect(try cache.value(for: .init(offset: 7, chunk: 0)) { [0] } == [1, 2, 3])
-        #expect(try cache.value(for: .init(offset: 7, chunk: 1)) { [0] } == [9])
+        #expect(try cache.value(for: Self.key(7, chunk: 0)) { [0] } == [1, 2, 3])
+        #expect(try cache.value(for: Self.key(7, chunk: 1)) { [0] } == [9])
     }
 
     /// A load in flight for (offset, chunk 0) is not shared with a miss of (offset, chunk 1):
@@ -68,7 +71,7 @@ import Testing
         let results = Mutex<[Int: [UInt8]]>([:])
         onThreads(2) { chunk in
             if chunk == 1 { firstLoading.wait() }
-            let value = try? cache.value(for: .init(offset: 100, chunk: chunk)) { () throws -> [UInt8] in
+            let value = try? cache.value(for: Self.key(100, chunk: chunk)) { () throws -> [UInt8] in
                 if chunk == 0 {
                     firstLoading.signal()
                     _ = secondLoaded.wait(timeout: .now() + 10)

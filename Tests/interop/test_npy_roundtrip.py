@@ -409,3 +409,9 @@ def test_padding_bytes_are_data(rp, tmp, name):
     assert np.load(z).tobytes() == raw[3 * dtype.itemsize:20 * dtype.itemsize]
     with rowpack_reader.open_container(c) as container:
         assert container.read_all().tobytes() == raw
+    # Appending keeps them too: to the container, and to a .npy file.
+    rp.ok("append", c, x, "-q")
+    with rowpack_reader.open_container(c) as container:
+        assert container.read_all().tobytes() == raw + raw
+    rp.ok("npy-append", y, x, "-q")
+    assert np.load(y).tobytes() == raw + raw
