@@ -46,7 +46,15 @@ def claiming(rows, rows_per_chunk, row_shape=(), leaf_capacity=4096):
     return bytes(out)
 
 
+def one_huge_row():
+    """One row of 2 GiB in one chunk whose record (checksums valid) holds 100 bytes of zstd
+    payload: no output may be allocated for the row before its record is checked."""
+    head = rb.header(descr="'|u1'", item_size=1, row_shape=(2**31,), rows_per_chunk=1, codec="zstd", level=1)
+    return rb.container(head, 1, [rb.record(0, 1, 2**31, b"\xab" * 100, codec="zstd")], 1)
+
+
 CLAIMS = {
+    "one-2GiB-row": one_huge_row(),
     "2^51-rows": claiming(2**51, 2**31),
     "2^63-1-rows": claiming(INT_MAX, 2**31, leaf_capacity=1 << 20),
     "2^51-rows-of-2-bytes": claiming(2**51, 2**30, row_shape=(2,)),
@@ -319,6 +327,14 @@ def test_bad_row_lists_are_one_line(rp, small, tmp, source, words):
         assert word.lower() in line.lower(), line
     assert "permission" not in line.lower(), line
     assert not (tmp / "g.npy").exists()
+
+
+@pytest.mark.parametrize("target,words", [("{t}", "is a directory"), ("{t}/missing.rowpack", "no such file")])
+def test_recover_says_why_it_cannot_open(rp, tmp, target, words):
+    """One line with the reason, not a Foundation error dump or a bare "cannot open"."""
+    path = target.format(t=tmp)
+    line = assert_runtime_error(rp("recover", path), path)
+    assert words in line.lower() and "NSCocoaErrorDomain" not in line, line
 
 
 # --- compact --level against the source's codec ---------------------------------------------------
