@@ -92,11 +92,7 @@ extension ContainerReader {
         }
         // Check the first chunk's record before reserving buffers sized by the chunk size, so a
         // damaged file claiming huge chunks fails before it can claim memory.
-        let snapshot = current
-        let firstChunk = range.lowerBound / perChunk
-        _ = try ContainerLayout.loadChunk(
-            io, header: header, extent: try extent(of: firstChunk, in: snapshot), chunk: firstChunk,
-            rows: min(perChunk, snapshot.rows - firstChunk * perChunk))
+        try checkRecord(holding: range.lowerBound, in: current)
         let blockBytes = min(range.count, blockRows) * rowBytes  // no more than the rows exported
         let buffers = [
             UnsafeMutableRawBufferPointer.allocate(byteCount: blockBytes, alignment: 64),

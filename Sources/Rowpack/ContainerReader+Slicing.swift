@@ -40,8 +40,7 @@ extension ContainerReader {
     public func read(rows range: Range<Int>, slicing slices: [Range<Int>]) throws -> [UInt8] {
         let plan = try SlicePlan(shape: header.rowShape, itemSize: header.dtype.itemSize, slices: slices, path: path)
         try check(range, rows: current.rows)
-        let (count, overflow) = range.count.multipliedReportingOverflow(by: plan.outputRowBytes)
-        guard !overflow else { throw RowpackError(.invalidArgument, path: path, "\(range.count) rows are too many to hold in memory") }
+        let count = try outputBytes(rows: range.count, rowBytes: plan.outputRowBytes, firstRow: range.lowerBound)
         return try filled(count: count) { try read(rows: range, slicing: slices, into: $0) }
     }
 

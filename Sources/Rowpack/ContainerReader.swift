@@ -194,7 +194,7 @@ public final class ContainerReader: Sendable {
     /// Rows `range` as raw bytes.
     public func read(rows range: Range<Int>) throws -> [UInt8] {
         try check(range, rows: current.rows)
-        let count = try byteCount(rows: range.count)
+        let count = try outputBytes(rows: range.count, rowBytes: header.rowBytes, firstRow: range.lowerBound)
         return try filled(count: count) { (buffer) throws in try read(rows: range, into: buffer) }
     }
 
@@ -204,7 +204,7 @@ public final class ContainerReader: Sendable {
     public func read<T: RowElement>(rows range: Range<Int>, as type: T.Type) throws -> [T] {
         try checkType(T.self)
         try check(range, rows: current.rows)
-        let count = try byteCount(rows: range.count) / MemoryLayout<T>.stride
+        let count = try outputBytes(rows: range.count, rowBytes: header.rowBytes, firstRow: range.lowerBound) / MemoryLayout<T>.stride
         var failure: (any Error)?
         let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             do {
@@ -254,7 +254,7 @@ public final class ContainerReader: Sendable {
 
     /// The rows listed in `indices`, in the order given, as raw bytes.
     public func gather(rows indices: [Int]) throws -> [UInt8] {
-        let count = try byteCount(rows: indices.count)
+        let count = try outputBytes(rows: indices.count, rowBytes: header.rowBytes, firstRow: indices.first ?? 0)
         return try filled(count: count) { (buffer) throws in try gather(rows: indices, into: buffer) }
     }
 
@@ -375,10 +375,30 @@ public final class ContainerReader: Sendable {
         }
     }
 
-    private func byteCount(rows: Int) throws -> Int {
-        let (bytes, overflow) = rows.multipliedReportingOverflow(by: header.rowBytes)
+    /// Outputs from this size on are allocated only after ``checkRecord(holding:in:)``.
+    static let checkedOutputBytes = 64 << 20
+
+    /// Bytes of an output holding `rows` rows of `rowBytes`, checked before it is allocated: the
+    /// product must not overflow, and an output of ``checkedOutputBytes`` or more waits until
+    /// the record of the chunk holding `firstRow` passed its checks (one more record read), so
+    /// a damaged file claiming huge rows fails instead of claiming memory.
+    func outputBytes(rows: Int, rowBytes: Int, firstRow: Int) throws -> Int {
+        let (bytes, overflow) = rows.multipliedReportingOverflow(by: rowBytes)
         guard !overflow, rows >= 0 else { throw RowpackError(.invalidArgument, path: path, "\(rows) rows are too many to hold in memory") }
+        let snapshot = current
+        if bytes >= Self.checkedOutputBytes, firstRow >= 0, firstRow < snapshot.rows {
+            try checkRecord(holding: firstRow, in: snapshot)
+        }
         return bytes
+    }
+
+    /// Reads the record of the chunk holding `row` and checks it (index entry, checksums, the
+    /// most its payload can expand to) without decoding it.
+    func checkRecord(holding row: Int, in snapshot: Snapshot) throws {
+        let chunk = row / header.rowsPerChunk
+        _ = try ContainerLayout.loadChunk(
+            io, header: header, extent: try extent(of: chunk, in: snapshot), chunk: chunk,
+            rows: min(header.rowsPerChunk, snapshot.rows - chunk * header.rowsPerChunk))
     }
 }
 

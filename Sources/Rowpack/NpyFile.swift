@@ -138,7 +138,8 @@ public struct NpyFile: Sendable {
     /// buffer: memory stays bounded whatever the file size.
     func forEachBlock(blockBytes: Int = 8 << 20, _ body: (UnsafeRawBufferPointer, Range<Int>) throws -> Void) throws {
         let rowBytes = max(1, self.rowBytes)
-        let rowsPerBlock = max(1, blockBytes / rowBytes)
+        // No more rows than the file holds: its header's claims were checked against its size.
+        let rowsPerBlock = min(max(1, blockBytes / rowBytes), header.rows)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerBlock * rowBytes, alignment: 64)
         defer { buffer.deallocate() }
         var start = 0

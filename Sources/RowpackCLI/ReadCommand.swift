@@ -24,7 +24,7 @@ struct Read: ParsableCommand {
     @Option(help: "Rows to read: A:B, A: or :B.")
     var rows: RowRange?
 
-    @Option(name: .customLong("rows-file"), help: "A file of row numbers, one per line.")
+    @Option(name: .customLong("rows-file"), help: "A file of row numbers, one per line (read as it streams: a pipe works too).")
     var rowsFile: String?
 
     @Option(help: "Ranges of the trailing axes, comma-separated (axis 1 first), e.g. 3:7 or 0:2,5:9.")

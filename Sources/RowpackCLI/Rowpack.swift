@@ -11,7 +11,8 @@ struct RowpackCommand: ParsableCommand {
             crash-safe commits. Import .npy files, append more, read rows and slices, and export \
             back to .npy files that numpy memory-maps.
 
-            Exit status: 0 success, 1 runtime error (bad file, mismatch, I/O), 64 usage error.
+            Exit status: 0 success, 1 runtime error (bad file, mismatch, I/O), 64 usage error. \
+            Output cut short by its reader (`rowpack read … | head`) ends quietly with status 0.
             """,
         version: "0.1.0",
         subcommands: [

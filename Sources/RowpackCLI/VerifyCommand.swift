@@ -81,12 +81,18 @@ struct Recover: ParsableCommand {
 /// Whether `path` starts with the .npy magic.
 func isNpy(_ path: String) throws -> Bool {
     let npyMagic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
-    guard let handle = FileHandle(forReadingAtPath: path) else {
-        throw RowpackError(.io, path: path, "cannot open for reading")
+    func failure(_ what: String) -> RowpackError {
+        let code = errno
+        return RowpackError(.io, path: path, "cannot \(what): \(String(cString: strerror(code)))", errno: code)
     }
-    defer { try? handle.close() }
-    let prefix = try handle.read(upToCount: 6) ?? Data()
-    return Array(prefix) == npyMagic
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { throw failure("open") }
+    defer { close(descriptor) }
+    var prefix = [UInt8](repeating: 0, count: npyMagic.count)
+    var count: Int
+    repeat { count = prefix.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) } } while count < 0 && errno == EINTR
+    guard count >= 0 else { throw failure("read") }
+    return count == npyMagic.count && prefix == npyMagic
 }
 
 struct Compact: ParsableCommand {

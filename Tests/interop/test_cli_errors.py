@@ -3,7 +3,6 @@ errors, exit 64 for usage errors, never a crash; help with examples; the demo's 
 
 import os
 import random
-import signal
 import subprocess
 
 import numpy as np
@@ -333,19 +332,15 @@ def _read_then_close(rp, c, restore_signals):
 
 
 def test_broken_pipe_default_sigpipe(rp, many_rows):
-    """`rowpack read … | head -1`: the reader goes away. Dying of SIGPIPE quietly (the Unix way)
-    or exiting 0/1 are fine; a crash report is not."""
+    """`rowpack read … | head -1`: the reader goes away; rowpack ends quietly with status 0
+    (not "Broken pipe", exit 1; see test_cli_limits.py for the same from a shell)."""
     code, err = _read_then_close(rp, many_rows, restore_signals=True)
-    assert code in (0, 1, -signal.SIGPIPE), (code, err[:2000])
-    for marker in ("Fatal error", "crashed", "Backtrac"):
-        assert marker not in err, err[:2000]
+    assert (code, err) == (0, ""), (code, err[:2000])
 
 
 def test_broken_pipe_sigpipe_ignored(rp, many_rows):
     """Same with SIGPIPE ignored (inherited from a parent that ignores it, e.g. Python with
-    restore_signals=False, or `trap '' PIPE`): the write fails with EPIPE, which must end the
-    command with exit 0 or 1, not a crash."""
+    restore_signals=False, or `trap '' PIPE`): the write fails with EPIPE, which ends the
+    command quietly, status 0 and nothing on stderr (as if the reader had read everything)."""
     code, err = _read_then_close(rp, many_rows, restore_signals=False)
-    assert code in (0, 1), f"exit {code}\n{err[:2000]}"
-    for marker in ("Fatal error", "crashed", "Backtrac"):
-        assert marker not in err, err[:2000]
+    assert (code, err) == (0, ""), f"exit {code}\n{err[:2000]}"

@@ -421,23 +421,37 @@ COMMANDS = {
 ADDRESS_SPACE = 1 << 30
 
 
+# Run by a bare interpreter (`python3 -I -S`): a forked child's peak RSS includes the memory of
+# the process it was forked from until its exec, so forking this test process (numpy, earlier
+# tests' arrays) would add tens of MiB to every figure.
+_MEASURE = """
+import os, resource, sys
+limit, errors, argv = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+pid = os.fork()
+if pid == 0:
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        os.dup2(os.open(errors, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), 2)
+        os.execv(argv[0], argv)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def peak_rss_mib(binary, args, address_space=ADDRESS_SPACE):
     """Runs the binary with its address space capped (an allocation of a claimed size fails,
     and Swift traps on a failed allocation); returns (exit code, stderr, peak RSS in MiB of
     that child alone)."""
-    err = tempfile.TemporaryFile()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
-            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-            os.dup2(err.fileno(), 2)
-            os.execv(str(binary), [str(binary), *map(str, args)])
-        finally:
-            os._exit(127)
-    _, status, usage = os.wait4(pid, 0)
-    err.seek(0)
-    return os.waitstatus_to_exitcode(status), err.read().decode(errors="replace"), usage.ru_maxrss / 1024
+    with tempfile.TemporaryDirectory() as directory:
+        errors = os.path.join(directory, "stderr")
+        res = subprocess.run([sys.executable, "-I", "-S", "-c", _MEASURE, str(address_space), errors, str(binary), *map(str, args)],
+                             capture_output=True, text=True, timeout=600, check=True)
+        code, maxrss_kib = map(int, res.stdout.split())
+        with open(errors, errors="replace") as f:
+            return code, f.read(), maxrss_kib / 1024
 
 
 @pytest.fixture(scope="module")
