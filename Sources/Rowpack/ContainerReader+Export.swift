@@ -10,19 +10,21 @@ extension ContainerReader {
     /// Writes rows `range` (all rows by default) to a `.npy` file with numpy's canonical header,
     /// which numpy memory-maps and npy-append-array (and ``NpyAppendFile``) can append to.
     ///
-    /// A new file is written to a temporary file in the same directory, synced and renamed into
-    /// place, so `path` never holds a partial export. With `append`, the rows are added to an
+    /// A new file is built aside (unnamed, in the same directory), synced and linked or renamed
+    /// into place, so `path` never holds a partial export; an existing file is replaced only
+    /// with `overwrite`, if it is a regular file that no writer holds and not this container
+    /// (``StagedFile``). With `append`, the rows are added to an
     /// existing `.npy` of the same dtype and row shape through ``NpyAppendFile``, all or nothing
     /// (`rewriteHeader` as in ``NpyAppendFile/init(path:rewriteHeader:durability:)``). Decoding uses
     /// all cores and overlaps with writing.
     ///
     /// - Returns: the number of rows written.
-    /// - Throws: ``RowpackError`` for rows out of range, a mismatched target, corrupt chunks or
-    ///   I/O failures (the temporary file is removed).
+    /// - Throws: ``RowpackError`` for rows out of range, a mismatched target, a destination
+    ///   refused as above, corrupt chunks or I/O failures (the destination is then unchanged).
     @discardableResult
     public func export(
         to path: String, rows range: Range<Int>? = nil, append: Bool = false, rewriteHeader: Bool = false,
-        durability: Durability = .durable, progress: Progress = { _, _ in }
+        overwrite: Bool = false, durability: Durability = .durable, progress: Progress = { _, _ in }
     ) throws -> Int {
         let range = range ?? 0..<rowCount
         guard range.lowerBound >= 0, range.upperBound <= rowCount else {
@@ -38,17 +40,20 @@ extension ContainerReader {
             try target.append { write in try streamBlocks(range, progress: progress, write: write) }
             return range.count
         }
-        try NpyFile.create(at: path, dtype: header.dtype, shape: [range.count] + header.rowShape, durability: durability) { write in
+        let staged = try newFile(at: path, overwrite: overwrite, durability: durability)
+        try NpyFile.create(in: staged, dtype: header.dtype, shape: [range.count] + header.rowShape) { write in
             try streamBlocks(range, progress: progress, write: write)
         }
         return range.count
     }
 
     /// Writes the rows listed in `indices` (any order, repeats allowed), in that order, to a new
-    /// `.npy` file, as ``export(to:rows:append:durability:progress:)`` does for a range.
-    public func export(to path: String, gathering indices: [Int], durability: Durability = .durable) throws {
+    /// `.npy` file, as ``export(to:rows:append:rewriteHeader:overwrite:durability:progress:)``
+    /// does for a range.
+    public func export(to path: String, gathering indices: [Int], overwrite: Bool = false, durability: Durability = .durable) throws {
         let rowsPerBlock = max(1, Self.exportBlockBytes / header.rowBytes)
-        try NpyFile.create(at: path, dtype: header.dtype, shape: [indices.count] + header.rowShape, durability: durability) { write in
+        let staged = try newFile(at: path, overwrite: overwrite, durability: durability)
+        try NpyFile.create(in: staged, dtype: header.dtype, shape: [indices.count] + header.rowShape) { write in
             var start = 0
             while start < indices.count {
                 let end = min(indices.count, start + rowsPerBlock)
@@ -56,6 +61,11 @@ extension ContainerReader {
                 start = end
             }
         }
+    }
+
+    /// A new file for an export to `path`, which must not be this container.
+    func newFile(at path: String, overwrite: Bool, durability: Durability) throws -> StagedFile {
+        try StagedFile.creating(at: path, overwrite: overwrite, sources: [io], durability: durability)
     }
 
     /// Decodes `range` in blocks of whole chunks and hands each block to `write`, decoding the

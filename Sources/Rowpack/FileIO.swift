@@ -12,7 +12,8 @@ final class FileIO: Sendable {
     let descriptor: FileDescriptor
     let path: String
 
-    private init(descriptor: FileDescriptor, path: String) {
+    /// Wraps an open descriptor, which the new value owns (it closes it); errors name `path`.
+    init(adopting descriptor: FileDescriptor, path: String) {
         self.descriptor = descriptor
         self.path = path
     }
@@ -24,19 +25,15 @@ final class FileIO: Sendable {
         try open(path, mode: .readOnly, options: [])
     }
 
-    /// Opens `path` read-write; `create` also creates it (failing if it exists).
-    static func openForWriting(_ path: String, create: Bool = false, truncate: Bool = false) throws -> FileIO {
-        var options: FileDescriptor.OpenOptions = []
-        if create { options.insert(.create) }
-        if create && !truncate { options.insert(.exclusiveCreate) }
-        if truncate { options.insert(.truncate) }
-        return try open(path, mode: .readWrite, options: options)
+    /// Opens an existing file `path` read-write (new files are made by ``StagedFile``).
+    static func openForWriting(_ path: String) throws -> FileIO {
+        try open(path, mode: .readWrite, options: [])
     }
 
     private static func open(_ path: String, mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions) throws -> FileIO {
         do {
             let fd = try FileDescriptor.open(FilePath(path), mode, options: options.union(.closeOnExec), permissions: [.ownerReadWrite, .groupRead, .otherRead])
-            return FileIO(descriptor: fd, path: path)
+            return FileIO(adopting: fd, path: path)
         } catch {
             throw RowpackError(.io, path: path, "cannot open: \(error)", errno: (error as? Errno)?.rawValue)
         }
@@ -121,8 +118,26 @@ final class FileIO: Sendable {
         _ = flock(descriptor.rawValue, LOCK_UN)
     }
 
-    /// Takes the advisory exclusive lock that marks the one writer, without waiting.
+    /// Takes the advisory exclusive lock that marks the one writer, without waiting, and checks
+    /// that `path` still names this file: a file replaced between opening and locking (another
+    /// process's `--force`) would otherwise take appends that no one ever sees.
+    ///
+    /// - Throws: ``RowpackError`` `.locked` if another writer holds the lock or the file was
+    ///   replaced meanwhile (the lock is then released).
     func lockForWriting() throws {
+        try lockUnnamed()
+        var opened = stat()
+        var named = stat()
+        guard fstat(descriptor.rawValue, &opened) == 0, stat(path, &named) == 0,
+            opened.st_dev == named.st_dev, opened.st_ino == named.st_ino
+        else {
+            unlock()
+            throw RowpackError(.locked, path: path, "the file was replaced by another process while being opened; try again")
+        }
+    }
+
+    /// Takes the writer's lock without checking the path (for a file that has no name yet).
+    func lockUnnamed() throws {
         guard flock(descriptor.rawValue, LOCK_EX | LOCK_NB) == 0 else {
             let code = Glibc.errno
             if code == EWOULDBLOCK {
@@ -144,13 +159,4 @@ func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
     let end = (UInt(bitPattern: base) + UInt(buffer.count)) & ~UInt(huge - 1)
     guard end > start, let aligned = UnsafeMutableRawPointer(bitPattern: start) else { return }
     _ = madvise(aligned, Int(end - start), MADV_HUGEPAGE)
-}
-
-/// Syncs the directory holding `path`, so a rename or creation in it is durable.
-func syncDirectory(of path: String) {
-    let directory = FilePath(path).removingLastComponent()
-    let name = directory.isEmpty ? "." : directory.string
-    guard let fd = try? FileDescriptor.open(FilePath(name), .readOnly) else { return }
-    _ = fsync(fd.rawValue)
-    try? fd.close()
 }

@@ -77,46 +77,31 @@ public struct NpyFile: Sendable {
         }
     }
 
-    /// Creates `path` as a `.npy` of `dtype` and `shape` with numpy's canonical header, followed
-    /// by the data bytes `fill` passes to its writer (exactly `product(shape) × itemSize`). They
-    /// go to a temporary file in the same directory that is synced and renamed into place, so
-    /// `path` never holds a partial file; on any failure the temporary file is removed.
+    /// Writes a `.npy` of `dtype` and `shape` with numpy's canonical header into `file`,
+    /// followed by the data bytes `fill` passes to its writer (exactly `product(shape) ×
+    /// itemSize`), then publishes it (``StagedFile/publish()``): the destination never holds a
+    /// partial file, and on any failure it keeps what it held.
     ///
     /// - Throws: ``RowpackError`` for an invalid shape, a wrong data size, I/O failures, or
     ///   whatever `fill` throws.
     static func create(
-        at path: String, dtype: DType, shape: [Int], durability: Durability,
-        fill: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
+        in file: StagedFile, dtype: DType, shape: [Int], fill: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
     ) throws {
         let npyHeader: [UInt8]
         do { npyHeader = try NpyHeader.canonical(dtype: dtype, shape: shape) } catch {
-            throw RowpackError(error, path: path)
+            throw RowpackError(error, path: file.destination)
         }
         let dataBytes = shape.reduce(dtype.itemSize, *)  // cannot overflow: canonical() checked it
-        let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let output: FileIO
-        do { output = try FileIO.openForWriting(temporary, create: true) } catch let error as RowpackError {
-            throw RowpackError(.io, path: path, "cannot create the .npy file: \(error.message)", errno: error.errno)
+        try file.io.write(npyHeader, at: 0)
+        var at = npyHeader.count
+        try fill { block in
+            try file.io.write(block, at: at)
+            at += block.count
         }
-        do {
-            try output.write(npyHeader, at: 0)
-            var at = npyHeader.count
-            try fill { block in
-                try output.write(block, at: at)
-                at += block.count
-            }
-            guard at == npyHeader.count + dataBytes else {
-                throw RowpackError(.io, path: path, "wrote \(at - npyHeader.count) data bytes, expected \(dataBytes)")
-            }
-            if durability != .none { try output.sync() }
-            guard rename(temporary, path) == 0 else {
-                throw RowpackError(.io, path: path, "cannot rename the new file into place: \(String(cString: strerror(errno)))", errno: errno)
-            }
-        } catch {
-            unlink(temporary)
-            throw error
+        guard at == npyHeader.count + dataBytes else {
+            throw RowpackError(.io, path: file.destination, "wrote \(at - npyHeader.count) data bytes, expected \(dataBytes)")
         }
-        if durability != .none { syncDirectory(of: path) }
+        try file.publish()
     }
 
     /// Reads rows `range` into `buffer` (exactly `range.count × rowBytes` bytes).

@@ -20,14 +20,13 @@ struct Import: ParsableCommand {
 
     @OptionGroup var storage: StorageOptions
 
-    @Flag(name: .long, help: "Replace the destination if it exists.")
+    @Flag(name: .long, help: "Replace the destination if it exists (a regular file no writer holds).")
     var force = false
 
     @OptionGroup var progress: ProgressOptions
 
     func run() throws {
         let npy = try NpyFile(path: source)
-        try requireAbsent(destination, force: force)
         let bar = progress.bar("import", unitBytes: npy.rowBytes)
         let writer = try ContainerWriter.create(
             at: destination, importing: npy, options: storage.writerOptions(), overwrite: force, progress: bar.update)

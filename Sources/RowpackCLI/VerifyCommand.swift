@@ -81,7 +81,9 @@ struct Compact: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Copy a container without dead space, optionally recompressing or rechunking.",
         discussion: """
-            Unset options keep the source's settings.
+            Unset options keep the source's settings. The copy appears only once it is \
+            complete and synced; with --force the destination may be the source itself, which \
+            stays whole until its compacted copy replaces it.
 
             Examples:
               rowpack compact sensors.rowpack tidy.rowpack
@@ -97,14 +99,13 @@ struct Compact: ParsableCommand {
 
     @OptionGroup var storage: StorageOptions
 
-    @Flag(name: .long, help: "Replace the destination if it exists.")
+    @Flag(name: .long, help: "Replace the destination if it exists (a regular file no writer holds).")
     var force = false
 
     @OptionGroup var progress: ProgressOptions
 
     func run() throws {
         let reader = try ContainerReader(path: source, cacheBytes: 0)
-        try requireAbsent(destination, force: force)
         let bar = progress.bar("compact", unitBytes: reader.header.rowBytes)
         try reader.compact(to: destination, options: storage.writerOptions(base: reader.header), overwrite: force, progress: bar.update)
         if !progress.quiet {
