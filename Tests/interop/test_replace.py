@@ -45,7 +45,7 @@ def rows_of(rp, path, directory):
 
 # --- kill -9 at random moments -------------------------------------------------------------------
 
-KILLS = 40
+KILLS = int(os.environ.get("ROWPACK_REPLACE_KILLS", "40"))  # the long run sets more
 
 
 def kill_at_random_moments(rp, rowpack_bin, work, args, old_bytes, target, check_new, seed):
