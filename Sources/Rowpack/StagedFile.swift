@@ -19,7 +19,8 @@ import SystemPackage
 /// - **The new file has no name** while it is built (`O_TMPFILE` in the destination's
 ///   directory), so a process killed at any moment leaves nothing behind. On filesystems without
 ///   `O_TMPFILE` it has a short hidden name, `.rp-<pid>-<hex>.tmp` (so destination names of
-///   255 bytes work); such names left by dead processes are removed when the next one is made.
+///   255 bytes work); such names left by dead processes are removed by the next fallback or
+///   replacement in that directory (one directory listing).
 /// - ``publish()``: data synced (per ``Durability``), then linked to the destination — directly,
 ///   failing if the name exists, when nothing is replaced; otherwise linked to a hidden name and
 ///   renamed over the destination — then the directory synced. The destination's directory
@@ -62,8 +63,10 @@ final class StagedFile {
             fd = Glibc.open(directory, Self.openUnnamed | O_RDWR | O_CLOEXEC, mode)
             unnamedUnsupported = fd < 0 && [EOPNOTSUPP, EISDIR, EINVAL].contains(errno)
         }
+        // Hidden names are made here only by the fallback and, briefly, when replacing (see
+        // publish()); whenever one may be, those of processes that died are removed.
+        if unnamedUnsupported || replaced != nil { Self.removeStaleTemporaries(in: directory) }
         if unnamedUnsupported {
-            Self.removeStaleTemporaries(in: directory)
             let name = Self.hiddenName()
             fd = Glibc.open(directory + "/" + name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, mode)
             if fd >= 0 { hiddenName = name }

@@ -18,9 +18,10 @@ import time
 import numpy as np
 import pytest
 
-from interop_util import assert_no_crash, assert_runtime_error, sha
+from interop_util import assert_runtime_error, assert_same_array, concat
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "reliability"))
+from test_npy_append import tight_old_style  # noqa: E402
 from test_reliability import chunk_records, file_size_limit, save, sensor  # noqa: E402
 
 
@@ -371,6 +372,42 @@ def test_publish_order(rp, rowpack_bin, tmp, command):
         rp.ok("verify", dst)
     else:
         np.testing.assert_array_equal(np.load(dst), arr)
+
+
+def dead_pid():
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_hidden_file_of_a_dead_process_is_removed_by_the_next_replacement(rp, tmp):
+    """With O_TMPFILE a hidden name exists only between the link and the rename of a
+    replacement; one left there by a killed process goes with the next replacement."""
+    c = container(rp, tmp, "c.rowpack", sensor(100, 14))
+    stale = tmp / f".rp-{dead_pid()}-0123abcd.tmp"
+    stale.write_bytes(b"stale")
+    rp.ok("export", c, tmp / "e.npy", "-q")
+    assert stale.exists(), "a new file (nothing replaced) needs no hidden name, so no listing"
+    rp.ok("export", c, tmp / "e.npy", "--force", "-q")
+    assert names(tmp) == ["c.rowpack", "e.npy"]
+
+
+def test_rewrite_header_never_replaces_a_symbolic_link(rp, tmp, rng):
+    """`npy-append --rewrite-header` rewrites the whole file: through a symbolic link it is
+    refused (the link would become a copy and its target would stay old); appends that fit the
+    header still go through the link, in place."""
+    target, arr, _ = tight_old_style(tmp, "old.npy", 5, rng)
+    link = tmp / "link.npy"
+    link.symlink_to(target)
+    more = save(tmp, "more.npy", arr)
+    before = target.read_bytes()
+    line = assert_runtime_error(rp("npy-append", link, more, "--rewrite-header", "-q"), "link.npy")
+    assert "symbolic link" in line, line
+    assert link.is_symlink() and target.read_bytes() == before
+    rp.ok("npy-append", target, more, "--rewrite-header", "-q")
+    rp.ok("npy-append", link, more, "-q")
+    assert link.is_symlink()
+    assert_same_array(np.load(target), concat([arr, arr, arr]))
 
 
 # --- filesystems without O_TMPFILE: short hidden names, stale ones removed ------------------------
