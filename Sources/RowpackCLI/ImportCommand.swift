@@ -6,7 +6,9 @@ struct Import: ParsableCommand {
         abstract: "Create a container from a .npy file.",
         discussion: """
             The container takes the file's dtype and row shape (the shape without axis 0). \
-            The file is streamed: it is never loaded whole.
+            The file is streamed: it is never loaded whole. The container appears only once it \
+            is complete and synced; until then (and if the import fails) the destination keeps \
+            what it held.
 
             Example: rowpack import sensors.npy sensors.rowpack --codec zstd --level 3
             """
