@@ -12,11 +12,11 @@ extension ContainerReader {
     ///
     /// A new file is built aside (unnamed, in the same directory), synced and linked or renamed
     /// into place, so `path` never holds a partial export; an existing file is replaced only
-    /// with `overwrite`, if it is a regular file that no writer holds and not this container
-    /// (``StagedFile``). With `append`, the rows are added to an
-    /// existing `.npy` of the same dtype and row shape through ``NpyAppendFile``, all or nothing
-    /// (`rewriteHeader` as in ``NpyAppendFile/init(path:rewriteHeader:durability:)``). Decoding uses
-    /// all cores and overlaps with writing.
+    /// with `overwrite`, if it is a regular file (not a symbolic link or device) that no writer
+    /// holds and not this container. With `append`, the rows are added to an existing `.npy` of
+    /// the same dtype and row shape through ``NpyAppendFile``, all or nothing (`rewriteHeader`
+    /// as in ``NpyAppendFile/init(path:rewriteHeader:durability:)``). Decoding uses all cores
+    /// and overlaps with writing.
     ///
     /// - Returns: the number of rows written.
     /// - Throws: ``RowpackError`` for rows out of range, a mismatched target, a destination
