@@ -72,7 +72,9 @@ final class StagedFile {
             if fd >= 0 { hiddenName = name }
         }
         guard fd >= 0 else {
-            throw RowpackError(.io, path: destination, "cannot create a new file in \(directory): \(String(cString: strerror(errno)))", errno: errno)
+            throw RowpackError(
+                .io, path: destination, "cannot create a new file in \(directory): \(String(cString: strerror(errno)))",
+                errno: errno)
         }
         if replaced != nil { _ = fchmod(fd, mode) }  // umask applied at open; the replaced file's mode wins
         io = FileIO(adopting: FileDescriptor(rawValue: fd), path: destination)
@@ -99,19 +101,22 @@ final class StagedFile {
             return try StagedFile(destination: path, durability: durability, replacing: nil)
         }
         if !inPlace, try sources.contains(where: { sameFile(found, try status(of: $0)) }) {
-            throw RowpackError(.invalidArgument, path: path, "is the file this operation reads from; choose another destination")
+            throw RowpackError(
+                .invalidArgument, path: path, "is the file this operation reads from; choose another destination")
         }
         guard overwrite else {
             throw RowpackError(.invalidArgument, path: path, "file exists; pass --force to replace it")
         }
         let fd = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
-            throw RowpackError(.io, path: path, "cannot open the file to replace: \(String(cString: strerror(errno)))", errno: errno)
+            throw RowpackError(
+                .io, path: path, "cannot open the file to replace: \(String(cString: strerror(errno)))", errno: errno)
         }
         let existing = FileIO(adopting: FileDescriptor(rawValue: fd), path: path)
         try existing.lockForWriting()
         guard try sameFile(found, status(of: existing)) else {
-            throw RowpackError(.locked, path: path, "the file was replaced by another process while being opened; try again")
+            throw RowpackError(
+                .locked, path: path, "the file was replaced by another process while being opened; try again")
         }
         return try StagedFile(destination: path, durability: durability, replacing: existing)
     }
@@ -123,7 +128,8 @@ final class StagedFile {
     ///   another file than `file`; `.io` if the new file cannot be made.
     static func rewriting(_ file: FileIO, durability: Durability) throws -> StagedFile {
         guard let found = try existingFile(at: file.path), try sameFile(found, status(of: file)) else {
-            throw RowpackError(.invalidArgument, path: file.path, "the file was replaced by another process while open; try again")
+            throw RowpackError(
+                .invalidArgument, path: file.path, "the file was replaced by another process while open; try again")
         }
         return try StagedFile(destination: file.path, durability: durability, replacing: file)
     }
@@ -150,7 +156,9 @@ final class StagedFile {
                 hiddenName = name
             }
             guard let hiddenName, rename(directory + "/" + hiddenName, destination) == 0 else {
-                throw RowpackError(.io, path: destination, "cannot rename the new file into place: \(String(cString: strerror(errno)))", errno: errno)
+                throw RowpackError(
+                    .io, path: destination,
+                    "cannot rename the new file into place: \(String(cString: strerror(errno)))", errno: errno)
             }
             self.hiddenName = nil
         }
@@ -170,9 +178,12 @@ final class StagedFile {
         guard result == 0 else {
             let code = errno
             if code == EEXIST {
-                throw RowpackError(.invalidArgument, path: destination, "file exists; pass --force to replace it", errno: code)
+                throw RowpackError(
+                    .invalidArgument, path: destination, "file exists; pass --force to replace it", errno: code)
             }
-            throw RowpackError(.io, path: destination, "cannot link the new file into place: \(String(cString: strerror(code)))", errno: code)
+            throw RowpackError(
+                .io, path: destination, "cannot link the new file into place: \(String(cString: strerror(code)))",
+                errno: code)
         }
     }
 
@@ -181,7 +192,9 @@ final class StagedFile {
         guard fd >= 0, fsync(fd) == 0 else {
             let code = errno
             if fd >= 0 { close(fd) }
-            throw RowpackError(.io, path: destination, "syncing the directory \(directory) failed: \(String(cString: strerror(code)))", errno: code)
+            throw RowpackError(
+                .io, path: destination, "syncing the directory \(directory) failed: \(String(cString: strerror(code)))",
+                errno: code)
         }
         close(fd)
     }
@@ -195,13 +208,19 @@ final class StagedFile {
         guard lstat(path, &info) == 0 else {
             let code = errno
             if code == ENOENT { return nil }
-            throw RowpackError(.io, path: path, "cannot check the destination: \(String(cString: strerror(code)))", errno: code)
+            throw RowpackError(
+                .io, path: path, "cannot check the destination: \(String(cString: strerror(code)))", errno: code)
         }
         switch info.st_mode & S_IFMT {
         case S_IFREG: return info
-        case S_IFLNK: throw RowpackError(.invalidArgument, path: path, "is a symbolic link; refusing to replace it (name the file it points to)")
+        case S_IFLNK:
+            throw RowpackError(
+                .invalidArgument, path: path, "is a symbolic link; refusing to replace it (name the file it points to)")
         case S_IFDIR: throw RowpackError(.invalidArgument, path: path, "is a directory, not a regular file")
-        default: throw RowpackError(.invalidArgument, path: path, "is not a regular file (a device, FIFO or socket); refusing to replace it")
+        default:
+            throw RowpackError(
+                .invalidArgument, path: path, "is not a regular file (a device, FIFO or socket); refusing to replace it"
+            )
         }
     }
 
@@ -230,7 +249,9 @@ final class StagedFile {
         guard let listing = opendir(directory) else { return }
         defer { closedir(listing) }
         while let entry = readdir(listing) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             guard name.hasPrefix(hiddenPrefix), name.hasSuffix(hiddenSuffix) else { continue }
             let fields = name.dropFirst(hiddenPrefix.count).dropLast(hiddenSuffix.count).split(separator: "-")
             guard fields.count == 2, fields[1].count == 8, UInt32(fields[1], radix: 16) != nil,

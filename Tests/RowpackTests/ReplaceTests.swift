@@ -1,8 +1,8 @@
 import Foundation
+import RowpackFormat
 import Testing
 
 @testable import Rowpack
-import RowpackFormat
 
 /// Replacing and creating files (issue 10, items 1, 2, 19, 22): new files are built aside and
 /// published whole, a live writer's file is never replaced, and writers notice a file replaced
@@ -11,13 +11,15 @@ import RowpackFormat
     /// A container of `rows` int32 rows of 2 at `path`, committed; its writer is returned open.
     private func liveContainer(_ path: String, rows: Int, seed: UInt64) throws -> ContainerWriter {
         var random = SeededRandom(seed: seed)
-        let writer = try ContainerWriter.create(at: path, dtype: .int32, rowShape: [2], options: testOptions(rowsPerChunk: 4))
+        let writer = try ContainerWriter.create(
+            at: path, dtype: .int32, rowShape: [2], options: testOptions(rowsPerChunk: 4))
         try writer.append(rawRows: random.bytes(rows * 8))
         try writer.commit()
         return writer
     }
 
-    @Test(.enabled(if: rowpackCLI != nil, "needs the rowpack executable")) func aLiveWritersFileIsNeverReplaced() throws {
+    @Test(.enabled(if: rowpackCLI != nil, "needs the rowpack executable")) func aLiveWritersFileIsNeverReplaced() throws
+    {
         let directory = try TemporaryDirectory()
         let path = directory.file("live.rowpack")
         let npy = directory.file("rows.npy")
@@ -31,7 +33,10 @@ import RowpackFormat
         let source = try ContainerReader(path: other)
         let attempts: [(String, () throws -> Void)] = [
             ("create", { _ = try ContainerWriter.create(at: path, dtype: .int8, rowShape: [], overwrite: true) }),
-            ("import", { try ContainerWriter.create(at: path, importing: try NpyFile(path: npy), overwrite: true).close() }),
+            (
+                "import",
+                { try ContainerWriter.create(at: path, importing: try NpyFile(path: npy), overwrite: true).close() }
+            ),
             ("compact", { try source.compact(to: path, options: testOptions(rowsPerChunk: 4), overwrite: true) }),
             ("export", { try source.export(to: path, overwrite: true) }),
         ]
@@ -49,7 +54,10 @@ import RowpackFormat
         try writer.append([7, 8] as [Int32])
         try writer.close()
         #expect(try ContainerReader(path: path).rowCount == 4)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == ["live.rowpack", "other.rowpack", "rows.npy"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == [
+                "live.rowpack", "other.rowpack", "rows.npy",
+            ])
     }
 
     @Test func aFileReplacedBetweenOpenAndLockIsDetected() throws {
@@ -76,14 +84,16 @@ import RowpackFormat
         var random = SeededRandom(seed: 36)
         let data = random.bytes(10 * 8)
         try writeNpy(npy, dtype: .int32, rowShape: [2], rows: 10, data: data)
-        let writer = try ContainerWriter.create(at: path, importing: try NpyFile(path: npy), options: testOptions(rowsPerChunk: 4))
+        let writer = try ContainerWriter.create(
+            at: path, importing: try NpyFile(path: npy), options: testOptions(rowsPerChunk: 4))
         #expect(writer.path == path)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["rows.npy"])
         try writer.close()
         #expect(try ContainerReader(path: path).read(rows: 0..<10) == data)
         let error = expectRowpackError(.invalidArgument) { try writer.append(rawRows: data) }
         #expect(error?.path == path)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == ["c.rowpack", "rows.npy"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == ["c.rowpack", "rows.npy"])
     }
 
     @Test func anImportThatNeverClosesLeavesTheDestinationAsItWas() throws {
@@ -101,6 +111,7 @@ import RowpackFormat
             try writer.commit()  // committed into the new file, which is never published
         }
         #expect(try fileBytes(path) == before)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == ["c.rowpack", "rows.npy"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == ["c.rowpack", "rows.npy"])
     }
 }
