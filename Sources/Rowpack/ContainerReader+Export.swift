@@ -10,19 +10,21 @@ extension ContainerReader {
     /// Writes rows `range` (all rows by default) to a `.npy` file with numpy's canonical header,
     /// which numpy memory-maps and npy-append-array (and ``NpyAppendFile``) can append to.
     ///
-    /// A new file is written to a temporary file in the same directory, synced and renamed into
-    /// place, so `path` never holds a partial export. With `append`, the rows are added to an
-    /// existing `.npy` of the same dtype and row shape through ``NpyAppendFile``, all or nothing
-    /// (`rewriteHeader` as in ``NpyAppendFile/init(path:rewriteHeader:durability:)``). Decoding uses
-    /// all cores and overlaps with writing.
+    /// A new file is built aside (unnamed, in the same directory), synced and linked or renamed
+    /// into place, so `path` never holds a partial export; an existing file is replaced only
+    /// with `overwrite`, if it is a regular file (not a symbolic link or device) that no writer
+    /// holds and not this container. With `append`, the rows are added to an existing `.npy` of
+    /// the same dtype and row shape through ``NpyAppendFile``, all or nothing (`rewriteHeader`
+    /// as in ``NpyAppendFile/init(path:rewriteHeader:durability:)``). Decoding uses all cores
+    /// and overlaps with writing.
     ///
     /// - Returns: the number of rows written.
-    /// - Throws: ``RowpackError`` for rows out of range, a mismatched target, corrupt chunks or
-    ///   I/O failures (the temporary file is removed).
+    /// - Throws: ``RowpackError`` for rows out of range, a mismatched target, a destination
+    ///   refused as above, corrupt chunks or I/O failures (the destination is then unchanged).
     @discardableResult
     public func export(
         to path: String, rows range: Range<Int>? = nil, append: Bool = false, rewriteHeader: Bool = false,
-        durability: Durability = .durable, progress: Progress = { _, _ in }
+        overwrite: Bool = false, durability: Durability = .durable, progress: Progress = { _, _ in }
     ) throws -> Int {
         let range = range ?? 0..<rowCount
         guard range.lowerBound >= 0, range.upperBound <= rowCount else {
@@ -38,33 +40,40 @@ extension ContainerReader {
             try target.append { write in try streamBlocks(range, progress: progress, write: write) }
             return range.count
         }
-        try NpyFile.create(at: path, dtype: header.dtype, shape: [range.count] + header.rowShape, durability: durability) { write in
+        let staged = try newFile(at: path, overwrite: overwrite, durability: durability)
+        try NpyFile.create(in: staged, dtype: header.dtype, shape: [range.count] + header.rowShape) { write in
             try streamBlocks(range, progress: progress, write: write)
         }
         return range.count
     }
 
     /// Writes the rows listed in `indices` (any order, repeats allowed), in that order, to a new
-    /// `.npy` file, as ``export(to:rows:append:rewriteHeader:durability:progress:)`` does for a range.
-    public func export(to path: String, gathering indices: [Int], durability: Durability = .durable) throws {
+    /// `.npy` file, as ``export(to:rows:append:rewriteHeader:overwrite:durability:progress:)``
+    /// does for a range.
+    public func export(to path: String, gathering indices: [Int], overwrite: Bool = false, durability: Durability = .durable) throws {
         var next = 0
         try export(to: path, gatheringBlocks: { limit in
             let end = indices.count - next <= limit ? indices.count : next + limit
             defer { next = end }
             return Array(indices[next..<end])
-        }, durability: durability)
+        }, overwrite: overwrite, durability: durability)
     }
 
     /// Writes rows to a new `.npy` file in the order `nextBlock` lists them (any order, repeats
     /// allowed), asking it for at most `limit` row numbers at a time until it returns none: a
     /// list of any length is streamed, its count known only at its end. Memory stays bounded by
-    /// one block of rows (at most ``exportBlockBytes``, or one row).
+    /// one block of rows (at most ``exportBlockBytes``, or one row). The destination is checked
+    /// and replaced as ``export(to:rows:append:rewriteHeader:overwrite:durability:progress:)`` does.
     ///
-    /// - Throws: ``RowpackError`` for rows out of range, corrupt chunks, I/O failures, or
-    ///   whatever `nextBlock` throws; the new file is then not created.
-    public func export(to path: String, gatheringBlocks nextBlock: (_ limit: Int) throws -> [Int], durability: Durability = .durable) throws {
+    /// - Throws: ``RowpackError`` for rows out of range, a refused destination, corrupt chunks,
+    ///   I/O failures, or whatever `nextBlock` throws; the destination is then unchanged.
+    public func export(
+        to path: String, gatheringBlocks nextBlock: (_ limit: Int) throws -> [Int], overwrite: Bool = false,
+        durability: Durability = .durable
+    ) throws {
         let rowsPerBlock = max(1, min(Self.gatherBlockRows, Self.exportBlockBytes / header.rowBytes))
-        try NpyFile.create(at: path, dtype: header.dtype, shape: [0] + header.rowShape, rowsFromData: true, durability: durability) { write in
+        let staged = try newFile(at: path, overwrite: overwrite, durability: durability)
+        try NpyFile.create(in: staged, dtype: header.dtype, shape: [0] + header.rowShape, rowsFromData: true) { write in
             while case let block = try nextBlock(rowsPerBlock), !block.isEmpty {
                 try gather(rows: block).withUnsafeBytes { try write($0) }
             }
@@ -73,6 +82,11 @@ extension ContainerReader {
 
     /// Row numbers gathered per block: their list and sort order cost 16 bytes a row.
     static let gatherBlockRows = 1 << 16
+
+    /// A new file for an export to `path`, which must not be this container.
+    func newFile(at path: String, overwrite: Bool, durability: Durability) throws -> StagedFile {
+        try StagedFile.creating(at: path, overwrite: overwrite, sources: [io], durability: durability)
+    }
 
     /// Decodes `range` in blocks of whole chunks and hands each block to `write`, decoding the
     /// next block on other threads while the current one is written. Blocks are made as they

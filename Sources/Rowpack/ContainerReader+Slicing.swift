@@ -52,12 +52,17 @@ extension ContainerReader {
     }
 
     /// Writes rows `range` restricted to `slices` of the trailing axes to a new `.npy` file
-    /// (canonical header, temporary file + rename), in blocks of bounded size.
-    public func export(to path: String, rows range: Range<Int>, slicing slices: [Range<Int>], durability: Durability = .durable) throws {
+    /// (canonical header), in blocks of bounded size, with the destination rules of
+    /// ``export(to:rows:append:rewriteHeader:overwrite:durability:progress:)``.
+    public func export(
+        to path: String, rows range: Range<Int>, slicing slices: [Range<Int>], overwrite: Bool = false,
+        durability: Durability = .durable
+    ) throws {
         let plan = try SlicePlan(shape: header.rowShape, itemSize: header.dtype.itemSize, slices: slices, path: self.path)
         try check(range, rows: rowCount)
         let rowsPerBlock = max(1, Self.exportBlockBytes / max(1, header.rowBytes))
-        try NpyFile.create(at: path, dtype: header.dtype, shape: [range.count] + plan.ranges.map(\.count), durability: durability) { write in
+        let staged = try newFile(at: path, overwrite: overwrite, durability: durability)
+        try NpyFile.create(in: staged, dtype: header.dtype, shape: [range.count] + plan.ranges.map(\.count)) { write in
             var start = range.lowerBound
             while start < range.upperBound {
                 let end = range.upperBound - start <= rowsPerBlock ? range.upperBound : start + rowsPerBlock

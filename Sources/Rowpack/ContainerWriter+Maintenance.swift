@@ -53,12 +53,28 @@ extension ContainerReader {
     /// records or index pages (the only dead bytes are the creating commit's empty root and
     /// trailer), chunking and codec from `options`.
     ///
+    /// The copy is built aside and appears at `path` only once it is complete, committed and
+    /// synced; on any failure `path` keeps what it held. `path` may be this reader's own file
+    /// when `overwrite` is set: the file is then compacted in place, safely (it stays whole
+    /// until the new copy is durable, and a live writer makes this fail with `.locked`).
+    ///
     /// - Parameters:
     ///   - options: chunking, codec, level and shuffle of the copy.
     ///   - overwrite: replace an existing file at `path`.
-    /// - Throws: ``RowpackError`` from reading the source or writing the copy.
+    /// - Throws: ``RowpackError`` from reading the source or writing the copy; as
+    ///   ``ContainerWriter/create(at:dtype:rowShape:options:overwrite:)`` for the destination.
     public func compact(to path: String, options: WriterOptions, overwrite: Bool = false, progress: Progress = { _, _ in }) throws {
-        let writer = try ContainerWriter.create(at: path, dtype: header.dtype, rowShape: header.rowShape, options: options, overwrite: overwrite)
+        let writer = try ContainerWriter.staged(
+            at: path, dtype: header.dtype, rowShape: header.rowShape, options: options, overwrite: overwrite, sources: [io],
+            inPlace: overwrite)
+        try refresh()  // a commit made before the lock was taken must not be lost when compacting in place
+        if let damage = damagedCommit, try io.isFile(at: path) {
+            // Rebuilding in place would drop the damaged commit for good: that takes an explicit recover.
+            throw RowpackError(
+                .corrupt, path: path,
+                "\(damage); compacting in place would drop it (run `rowpack recover --discard-damaged` first, or compact to another file)",
+                offset: damage.trailerOffset)
+        }
         // Blocks as an export streams them: two buffers, allocated once the first chunk passed its checks.
         try streamBlocks(0..<rowCount, progress: progress) { block in try writer.append(rawRows: block) }
         try writer.close()

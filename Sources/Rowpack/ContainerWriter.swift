@@ -19,7 +19,7 @@ import Synchronization
 public final class ContainerWriter {
     /// The container's fixed header: dtype, row shape, chunking, default codec.
     public let header: FileHeader
-    /// The file's path.
+    /// The file's path (its destination, for a container not yet published).
     public let path: String
 
     private let io: FileIO
@@ -62,6 +62,8 @@ public final class ContainerWriter {
     /// refuses further work.
     private var failure: RowpackError?
     private var isClosed = false
+    /// The new file and its destination, until it is published there.
+    private var staging: StagedFile?
 
     private init(io: FileIO, header: FileHeader, snapshot: Snapshot, options: WriterOptions, leafEntries: [Extent]) {
         self.io = io
@@ -88,8 +90,10 @@ public final class ContainerWriter {
 
     /// Creates a new container holding no rows, and returns its writer.
     ///
-    /// The file appears atomically: header and first (empty) commit are written to a temporary
-    /// file, synced, and linked into place, so `path` never holds a half-made container.
+    /// The file appears atomically: header and first (empty) commit are written to a new
+    /// unnamed file in the same directory, synced and linked into place (`Spec/FORMAT.md` §8.1),
+    /// so `path` never holds a half-made container; then it grows by commits. An existing file
+    /// is replaced only if it is a regular file that no writer holds.
     ///
     /// - Parameters:
     ///   - path: where to create it.
@@ -97,10 +101,28 @@ public final class ContainerWriter {
     ///   - rowShape: the shape of one row (the array shape without axis 0); `[]` for scalars.
     ///   - options: chunking, codec and durability.
     ///   - overwrite: replace an existing file instead of failing.
-    /// - Throws: ``RowpackError`` if the file exists (without `overwrite`), the options are out
-    ///   of range, or a system call fails.
+    /// - Throws: ``RowpackError`` `.invalidArgument` if the file exists (without `overwrite`),
+    ///   is not a regular file or is a symbolic link, or the options are out of range; `.locked`
+    ///   if a writer holds the file being replaced; `.io` if a system call fails.
     public static func create(
         at path: String, dtype: DType, rowShape: [Int], options: WriterOptions = WriterOptions(), overwrite: Bool = false
+    ) throws -> ContainerWriter {
+        let writer = try staged(at: path, dtype: dtype, rowShape: rowShape, options: options, overwrite: overwrite)
+        try writer.publish()
+        return writer
+    }
+
+    /// Creates a container aside that appears at `path` only when ``close()`` has committed and
+    /// synced it (the staged mode of import and compact): until then `path` keeps what it held,
+    /// and if the writer fails or is dropped, or the process dies, nothing of it remains.
+    ///
+    /// - Parameters:
+    ///   - sources: the files the rows come from; `path` must not be one of them unless
+    ///     `inPlace` (`compact X X`).
+    /// - Throws: as ``create(at:dtype:rowShape:options:overwrite:)``.
+    static func staged(
+        at path: String, dtype: DType, rowShape: [Int], options: WriterOptions, overwrite: Bool, sources: [FileIO] = [],
+        inPlace: Bool = false
     ) throws -> ContainerWriter {
         let level = options.level ?? options.codec.defaultLevel
         // A width of 1 leaves the bytes as they are: such files say filter 0, header and records (§4.2).
@@ -121,40 +143,32 @@ public final class ContainerWriter {
         } catch {
             throw RowpackError(.invalidArgument, path: path, error.detail)
         }
-        if !overwrite, access(path, F_OK) == 0 {
-            throw RowpackError(.invalidArgument, path: path, "file exists (choose another path or allow overwriting)")
-        }
-        let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let io = try FileIO.openForWriting(temporary, create: true)
-        do {
-            try io.lockForWriting()
-            let headerBytes = header.encoded()
-            let root = IndexPage(kind: .root, first: 0, entries: []).encoded()
-            let trailer = CommitTrailer(
-                sequence: 1, rows: 0, chunks: 0, root: Extent(offset: headerBytes.count, length: root.count),
-                rootChecksum: CRC32C.checksum(root.dropLast(4)), previousTrailer: 0,
-                committedLength: headerBytes.count + root.count + CommitTrailer.size, deadBytes: 0, uuid: uuid,
-                timeNanoseconds: Self.now())
-            try io.write(headerBytes + root + trailer.encoded(), at: 0)
-            if options.durability != .none { try io.sync("\(path) was not created") }
-            if overwrite {
-                guard rename(temporary, path) == 0 else {
-                    throw RowpackError(.io, path: path, "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))", errno: errno)
-                }
-            } else {
-                guard link(temporary, path) == 0 else {
-                    let code = errno
-                    throw RowpackError(.io, path: path, code == EEXIST ? "file exists" : "cannot create: \(String(cString: strerror(code)))", errno: code)
-                }
-                unlink(temporary)
-            }
-        } catch {
-            unlink(temporary)
+        let staging = try StagedFile.creating(
+            at: path, overwrite: overwrite, sources: sources, inPlace: inPlace, durability: options.durability)
+        let io = staging.io
+        try io.lockUnnamed()  // held from before the file has a name: no other writer gets in
+        let headerBytes = header.encoded()
+        let root = IndexPage(kind: .root, first: 0, entries: []).encoded()
+        let trailer = CommitTrailer(
+            sequence: 1, rows: 0, chunks: 0, root: Extent(offset: headerBytes.count, length: root.count),
+            rootChecksum: CRC32C.checksum(root.dropLast(4)), previousTrailer: 0,
+            committedLength: headerBytes.count + root.count + CommitTrailer.size, deadBytes: 0, uuid: uuid,
+            timeNanoseconds: Self.now())
+        try io.write(headerBytes + root + trailer.encoded(), at: 0)
+        let snapshot = try CommitSearch.newest(io, header: header, fileSize: try io.size()).snapshot
+        let writer = ContainerWriter(io: io, header: header, snapshot: snapshot, options: options, leafEntries: [])
+        writer.staging = staging
+        return writer
+    }
+
+    /// Publishes a staged container at its path (see ``StagedFile/publish()``).
+    private func publish() throws {
+        guard let staging else { return }
+        self.staging = nil
+        do { try staging.publish() } catch {
+            fail(error)
             throw error
         }
-        if options.durability != .none { try syncDirectory(of: path) }
-        let snapshot = try CommitSearch.newest(io, header: header, fileSize: try io.size()).snapshot
-        return ContainerWriter(io: io, header: header, snapshot: snapshot, options: options, leafEntries: [])
     }
 
     /// Opens an existing container to append more rows.
@@ -284,9 +298,15 @@ public final class ContainerWriter {
         }
     }
 
-    /// Commits and releases the writer's lock; the writer accepts no more rows.
+    /// Commits and releases the writer's lock; the writer accepts no more rows. A container
+    /// made by ``create(at:importing:options:overwrite:progress:)`` appears at its path now,
+    /// committed and synced.
+    ///
+    /// - Throws: ``RowpackError`` from committing or publishing; a container being imported
+    ///   then never appears (its path keeps what it held).
     public func close() throws {
         try commit()
+        try publish()
         isClosed = true
         io.unlock()
     }

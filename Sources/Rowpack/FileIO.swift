@@ -21,7 +21,8 @@ final class FileIO: Sendable {
     /// The first failed sync, which is final for this descriptor (see ``sync(_:)``).
     private let syncFailure = Mutex<RowpackError?>(nil)
 
-    private init(descriptor: FileDescriptor, path: String) {
+    /// Wraps an open descriptor, which the new value owns (it closes it); errors name `path`.
+    init(adopting descriptor: FileDescriptor, path: String) {
         self.descriptor = descriptor
         self.path = path
     }
@@ -33,19 +34,15 @@ final class FileIO: Sendable {
         try open(path, mode: .readOnly, options: [])
     }
 
-    /// Opens `path` read-write; `create` also creates it (failing if it exists).
-    static func openForWriting(_ path: String, create: Bool = false, truncate: Bool = false) throws -> FileIO {
-        var options: FileDescriptor.OpenOptions = []
-        if create { options.insert(.create) }
-        if create && !truncate { options.insert(.exclusiveCreate) }
-        if truncate { options.insert(.truncate) }
-        return try open(path, mode: .readWrite, options: options)
+    /// Opens an existing file `path` read-write (new files are made by ``StagedFile``).
+    static func openForWriting(_ path: String) throws -> FileIO {
+        try open(path, mode: .readWrite, options: [])
     }
 
     private static func open(_ path: String, mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions) throws -> FileIO {
         do {
             let fd = try FileDescriptor.open(FilePath(path), mode, options: options.union(.closeOnExec), permissions: [.ownerReadWrite, .groupRead, .otherRead])
-            return FileIO(descriptor: fd, path: path)
+            return FileIO(adopting: fd, path: path)
         } catch {
             throw RowpackError(.io, path: path, "cannot open: \(error)", errno: (error as? Errno)?.rawValue)
         }
@@ -64,13 +61,16 @@ final class FileIO: Sendable {
         return Int(info.st_size)
     }
 
-    /// Whether `path` still names the file this handle has open (same device and inode): false
-    /// once the path was removed or replaced, e.g. by a rename over it.
-    func isStillAtPath() throws -> Bool {
+    /// Whether ``path`` still names the file this handle has open (same device and inode):
+    /// false once the path was removed or replaced, e.g. by a rename over it.
+    func isStillAtPath() throws -> Bool { try isFile(at: path) }
+
+    /// Whether `other` names the file this handle has open (same device and inode).
+    func isFile(at other: String) throws -> Bool {
         var open = stat()
         guard fstat(descriptor.rawValue, &open) == 0 else { throw ioError("fstat", Errno(rawValue: Glibc.errno)) }
         var named = stat()
-        guard stat(path, &named) == 0 else {
+        guard stat(other, &named) == 0 else {
             let code = Glibc.errno
             if code == ENOENT { return false }
             throw ioError("stat", Errno(rawValue: code))
@@ -163,8 +163,26 @@ final class FileIO: Sendable {
         _ = flock(descriptor.rawValue, LOCK_UN)
     }
 
-    /// Takes the advisory exclusive lock that marks the one writer, without waiting.
+    /// Takes the advisory exclusive lock that marks the one writer, without waiting, and checks
+    /// that `path` still names this file: a file replaced between opening and locking (another
+    /// process's `--force`) would otherwise take appends that no one ever sees.
+    ///
+    /// - Throws: ``RowpackError`` `.locked` if another writer holds the lock or the file was
+    ///   replaced meanwhile (the lock is then released).
     func lockForWriting() throws {
+        try lockUnnamed()
+        var opened = stat()
+        var named = stat()
+        guard fstat(descriptor.rawValue, &opened) == 0, stat(path, &named) == 0,
+            opened.st_dev == named.st_dev, opened.st_ino == named.st_ino
+        else {
+            unlock()
+            throw RowpackError(.locked, path: path, "the file was replaced by another process while being opened; try again")
+        }
+    }
+
+    /// Takes the writer's lock without checking the path (for a file that has no name yet).
+    func lockUnnamed() throws {
         guard flock(descriptor.rawValue, LOCK_EX | LOCK_NB) == 0 else {
             let code = Glibc.errno
             if code == EWOULDBLOCK {
@@ -194,24 +212,4 @@ func lastIndex(of byte: UInt8, in bytes: [UInt8], upTo end: Int) -> Int? {
     precondition(end >= 0 && end <= bytes.count)
     let found = bytes.withUnsafeBytes { rowpack_last_index_of_byte($0.baseAddress, Int32(byte), end) }
     return found < 0 ? nil : found
-}
-
-/// Syncs the directory holding `path`, so a rename or creation in it is durable.
-///
-/// - Throws: ``RowpackError`` `.io` naming `path` when the directory cannot be opened or its
-///   sync fails: `path` is in place, but may not survive a crash.
-func syncDirectory(of path: String) throws {
-    let directory = FilePath(path).removingLastComponent()
-    let name = directory.isEmpty ? "." : directory.string
-    let fd: FileDescriptor
-    do { fd = try FileDescriptor.open(FilePath(name), .readOnly, options: .closeOnExec) } catch {
-        throw RowpackError(.io, path: path, "cannot open its directory to sync it: \(error)", errno: (error as? Errno)?.rawValue)
-    }
-    defer { try? fd.close() }
-    guard fsync(fd.rawValue) == 0 else {
-        let code = Glibc.errno
-        throw RowpackError(
-            .io, path: path, "the file is in place, but syncing its directory failed (\(Errno(rawValue: code))); it may not survive a crash",
-            errno: code)
-    }
 }

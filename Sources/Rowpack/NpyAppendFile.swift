@@ -166,10 +166,11 @@ public final class NpyAppendFile {
         return shape
     }
 
-    /// Rewrites `file` with numpy's canonical header: data copied to a temporary file, synced,
-    /// renamed over the original, directory synced.
+    /// Rewrites `file` (open and locked) with numpy's canonical header: data copied to a new
+    /// file, synced, renamed over the original, directory synced (``StagedFile``).
     private static func rewriteCanonical(_ file: NpyFile, durability: Durability) throws {
-        try NpyFile.create(at: file.path, dtype: file.header.dtype, shape: file.header.shape, durability: durability) { write in
+        let staged = try StagedFile.rewriting(file.io, durability: durability)
+        try NpyFile.create(in: staged, dtype: file.header.dtype, shape: file.header.shape) { write in
             try file.forEachBlock { block, _ in try write(block) }
         }
     }

@@ -77,10 +77,10 @@ public struct NpyFile: Sendable {
         }
     }
 
-    /// Creates `path` as a `.npy` of `dtype` and `shape` with numpy's canonical header, followed
-    /// by the data bytes `fill` passes to its writer (exactly `product(shape) × itemSize`). They
-    /// go to a temporary file in the same directory that is synced and renamed into place, so
-    /// `path` never holds a partial file; on any failure the temporary file is removed.
+    /// Writes a `.npy` of `dtype` and `shape` with numpy's canonical header into `file`,
+    /// followed by the data bytes `fill` passes to its writer (exactly `product(shape) ×
+    /// itemSize`), then publishes it (``StagedFile/publish()``): the destination never holds a
+    /// partial file, and on any failure it keeps what it held.
     ///
     /// With `rowsFromData`, `shape[0]` is not known in advance: the header is rewritten at the
     /// end for the whole rows `fill` wrote (the canonical header's length does not depend on it).
@@ -88,45 +88,31 @@ public struct NpyFile: Sendable {
     /// - Throws: ``RowpackError`` for an invalid shape, a wrong data size, I/O failures, or
     ///   whatever `fill` throws.
     static func create(
-        at path: String, dtype: DType, shape: [Int], rowsFromData: Bool = false, durability: Durability,
+        in file: StagedFile, dtype: DType, shape: [Int], rowsFromData: Bool = false,
         fill: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
     ) throws {
         let npyHeader: [UInt8]
         do { npyHeader = try NpyHeader.canonical(dtype: dtype, shape: shape) } catch {
-            throw RowpackError(error, path: path)
+            throw RowpackError(error, path: file.destination)
         }
         let dataBytes = shape.reduce(dtype.itemSize, *)  // cannot overflow: canonical() checked it
-        let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let output: FileIO
-        do { output = try FileIO.openForWriting(temporary, create: true) } catch let error as RowpackError {
-            throw RowpackError(.io, path: path, "cannot create the .npy file: \(error.message)", errno: error.errno)
+        try file.io.write(npyHeader, at: 0)
+        var at = npyHeader.count
+        try fill { block in
+            try file.io.write(block, at: at)
+            at += block.count
         }
-        do {
-            try output.write(npyHeader, at: 0)
-            var at = npyHeader.count
-            try fill { block in
-                try output.write(block, at: at)
-                at += block.count
+        if rowsFromData {
+            let rowBytes = shape.dropFirst().reduce(dtype.itemSize, *)
+            var final = shape
+            final[0] = rowBytes > 0 ? (at - npyHeader.count) / rowBytes : 0
+            do { try file.io.write(try NpyHeader(parsing: npyHeader).withShape(final), at: 0) } catch let error as FormatError {
+                throw RowpackError(error, path: file.destination)
             }
-            if rowsFromData {
-                let rowBytes = shape.dropFirst().reduce(dtype.itemSize, *)
-                var final = shape
-                final[0] = rowBytes > 0 ? (at - npyHeader.count) / rowBytes : 0
-                do { try output.write(try NpyHeader(parsing: npyHeader).withShape(final), at: 0) } catch let error as FormatError {
-                    throw RowpackError(error, path: path)
-                }
-            } else if at != npyHeader.count + dataBytes {
-                throw RowpackError(.io, path: path, "wrote \(at - npyHeader.count) data bytes, expected \(dataBytes)")
-            }
-            if durability != .none { try output.sync("\(path) was not created") }
-            guard rename(temporary, path) == 0 else {
-                throw RowpackError(.io, path: path, "cannot rename the new file into place: \(String(cString: strerror(errno)))", errno: errno)
-            }
-        } catch {
-            unlink(temporary)
-            throw error
+        } else if at != npyHeader.count + dataBytes {
+            throw RowpackError(.io, path: file.destination, "wrote \(at - npyHeader.count) data bytes, expected \(dataBytes)")
         }
-        if durability != .none { try syncDirectory(of: path) }
+        try file.publish()
     }
 
     /// Reads rows `range` into `buffer` (exactly `range.count × rowBytes` bytes).

@@ -96,7 +96,7 @@ struct Demo: ParsableCommand {
 
         // Export to .npy and compare with the source, byte for byte.
         let exportStart = DispatchTime.now()
-        try reader.export(to: npyPath)
+        try reader.export(to: npyPath, overwrite: true)
         let exportSeconds = seconds(since: exportStart)
         let npy = try NpyFile(path: npyPath)
         guard npy.header.shape == [rows, channels], npy.header.dtype == .float32, npy.header.hasCanonicalLength else {

@@ -7,8 +7,9 @@ struct Export: ParsableCommand {
         discussion: """
             The .npy has numpy's canonical header: numpy memory-maps it \
             (np.load(path, mmap_mode="r")), and npy-append-array or `rowpack npy-append` can \
-            keep appending to it. A new file appears atomically (temporary file + rename); with \
-            --append the rows are added to an existing .npy of the same dtype and row shape.
+            keep appending to it. The file appears atomically, complete, and an existing file is \
+            replaced only with --force (never the container itself, a symbolic link or a device); \
+            with --append the rows are added to an existing .npy of the same dtype and row shape.
 
             Examples:
               rowpack export sensors.rowpack sensors.npy
@@ -31,13 +32,20 @@ struct Export: ParsableCommand {
     @Flag(name: .customLong("rewrite-header"), help: "With --append: rewrite a header without growth room as numpy's canonical header.")
     var rewriteHeader = false
 
+    @Flag(name: .long, help: "Replace the destination if it exists (a regular file no writer holds).")
+    var force = false
+
     @OptionGroup var progress: ProgressOptions
+
+    func validate() throws {
+        if force && append { throw ValidationError("--force replaces a file and --append adds to one: give one of them.") }
+    }
 
     func run() throws {
         let reader = try openReader(container, cacheBytes: 16 << 20)
         let range = try rows?.resolved(in: reader, path: container) ?? 0..<reader.rowCount
         let bar = progress.bar("export", unitBytes: reader.header.rowBytes)
-        let count = try reader.export(to: destination, rows: range, append: append, rewriteHeader: rewriteHeader, progress: bar.update)
+        let count = try reader.export(to: destination, rows: range, append: append, rewriteHeader: rewriteHeader, overwrite: force, progress: bar.update)
         if !progress.quiet { note("exported \(count) rows to \(destination)") }
     }
 }

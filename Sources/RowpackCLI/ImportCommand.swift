@@ -6,7 +6,9 @@ struct Import: ParsableCommand {
         abstract: "Create a container from a .npy file.",
         discussion: """
             The container takes the file's dtype and row shape (the shape without axis 0). \
-            The file is streamed: it is never loaded whole.
+            The file is streamed: it is never loaded whole. The container appears only once it \
+            is complete and synced; until then (and if the import fails) the destination keeps \
+            what it held.
 
             Example: rowpack import sensors.npy sensors.rowpack --codec zstd --level 3
             """
@@ -20,14 +22,13 @@ struct Import: ParsableCommand {
 
     @OptionGroup var storage: StorageOptions
 
-    @Flag(name: .long, help: "Replace the destination if it exists.")
+    @Flag(name: .long, help: "Replace the destination if it exists (a regular file no writer holds).")
     var force = false
 
     @OptionGroup var progress: ProgressOptions
 
     func run() throws {
         let npy = try NpyFile(path: source)
-        try requireAbsent(destination, force: force)
         let bar = progress.bar("import", unitBytes: npy.rowBytes)
         let writer = try ContainerWriter.create(
             at: destination, importing: npy, options: storage.writerOptions(), overwrite: force, progress: bar.update)

@@ -33,6 +33,9 @@ struct Read: ParsableCommand {
     @Option(help: "Write the rows to this .npy file instead of printing them.")
     var out: String?
 
+    @Flag(name: .long, help: "With --out: replace the file if it exists (a regular file no writer holds).")
+    var force = false
+
     @Option(name: .customLong("cache-mib"), help: "Decoded-chunk cache size in MiB.")
     var cacheMiB = 64
 
@@ -42,6 +45,7 @@ struct Read: ParsableCommand {
         }
         guard cacheMiB >= 0, cacheMiB <= 1 << 20 else { throw ValidationError("--cache-mib must be in 0...1048576.") }
         if slice != nil && rowsFile != nil { throw ValidationError("--slice works with --rows, not with --rows-file.") }
+        if force && out == nil { throw ValidationError("--force replaces the --out file: give --out too.") }
     }
 
     func run() throws {
@@ -49,7 +53,7 @@ struct Read: ParsableCommand {
         guard let rows else {
             let list = try RowListFile(path: rowsFile ?? "", rows: reader.rowCount)
             if let out {
-                try reader.export(to: out, gatheringBlocks: list.next(limit:))
+                try reader.export(to: out, gatheringBlocks: list.next(limit:), overwrite: force)
             } else {
                 try printRows(reader, blocks: list.next(limit:))
             }
@@ -59,12 +63,12 @@ struct Read: ParsableCommand {
         if let slice {
             let slices = try slice.resolved(shape: reader.header.rowShape, path: container)
             if let out {
-                try reader.export(to: out, rows: range, slicing: slices)
+                try reader.export(to: out, rows: range, slicing: slices, overwrite: force)
             } else {
                 try printSlicedRows(reader, range: range, slices: slices)
             }
         } else if let out {
-            try reader.export(to: out, rows: range)
+            try reader.export(to: out, rows: range, overwrite: force)
         } else {
             try printRows(reader, blocks: blocks(of: range))
         }

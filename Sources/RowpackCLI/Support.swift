@@ -125,13 +125,6 @@ struct StorageOptions: ParsableArguments {
     }
 }
 
-/// Throws unless `path` is free to create, or `force` allows replacing it.
-func requireAbsent(_ path: String, force: Bool) throws {
-    if !force && FileManager.default.fileExists(atPath: path) {
-        throw RowpackError(.invalidArgument, path: path, "file exists; pass --force to replace it")
-    }
-}
-
 /// Bytes as "12.3 MiB".
 func formatBytes(_ bytes: Int) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"]

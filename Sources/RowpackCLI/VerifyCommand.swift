@@ -99,7 +99,9 @@ struct Compact: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Copy a container without dead space, optionally recompressing or rechunking.",
         discussion: """
-            Unset options keep the source's settings.
+            Unset options keep the source's settings. The copy appears only once it is \
+            complete and synced; with --force the destination may be the source itself, which \
+            stays whole until its compacted copy replaces it.
 
             Examples:
               rowpack compact sensors.rowpack tidy.rowpack
@@ -115,7 +117,7 @@ struct Compact: ParsableCommand {
 
     @OptionGroup var storage: StorageOptions
 
-    @Flag(name: .long, help: "Replace the destination if it exists.")
+    @Flag(name: .long, help: "Replace the destination if it exists (a regular file no writer holds).")
     var force = false
 
     @OptionGroup var progress: ProgressOptions
@@ -123,7 +125,6 @@ struct Compact: ParsableCommand {
     func run() throws {
         let reader = try openReader(source, cacheBytes: 0)
         try storage.validateLevel(defaultCodec: reader.header.codec)
-        try requireAbsent(destination, force: force)
         let bar = progress.bar("compact", unitBytes: reader.header.rowBytes)
         try reader.compact(to: destination, options: storage.writerOptions(base: reader.header), overwrite: force, progress: bar.update)
         if !progress.quiet {

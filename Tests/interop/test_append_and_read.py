@@ -72,7 +72,7 @@ def shape_in(line, shape):
 
 def read_all(rp, tmp, c, rows, name="all.npy"):
     out = tmp / name
-    rp.ok("read", c, "--rows", f"0:{rows}", "--out", out)
+    rp.ok("read", c, "--rows", f"0:{rows}", "--out", out, "--force")
     return np.load(out)
 
 
@@ -108,7 +108,7 @@ def test_import_append_read_equals_concatenate(rp, tmp, rng, dtype, row_shape, c
     ref = save(tmp, "ref.npy", expected)
     assert out.read_bytes() == ref.read_bytes()
     # A sub-range too.
-    rp.ok("read", c, "--rows", "20:70", "--out", out)
+    rp.ok("read", c, "--rows", "20:70", "--out", out, "--force")
     assert_same_array(np.load(out), expected[20:70])
 
 
@@ -394,7 +394,7 @@ def test_failed_export_leaves_nothing_behind(rp, tmp, damaged_large):
     # An existing destination is left as it was.
     keep = save(out, "keep.npy", arr[:5])
     before = keep.read_bytes()
-    assert_runtime_error(rp("export", c, keep), str(c))
+    assert_runtime_error(rp("export", c, keep, "--force"), str(c))
     assert keep.read_bytes() == before
     assert sorted(p.name for p in out.iterdir()) == ["keep.npy"]
 
@@ -594,7 +594,7 @@ def test_sigkill_during_append_keeps_last_commit(rp, tmp):
         assert res.returncode == 0, res.stderr
         # The rows around the end of the first append are what was written.
         out = tmp / "edge.npy"
-        rp.ok("read", c, "--rows", f"{len(head) - 3}:{len(head) + 5}", "--out", out)
+        rp.ok("read", c, "--rows", f"{len(head) - 3}:{len(head) + 5}", "--out", out, "--force")
         np.testing.assert_array_equal(np.load(out), np.concatenate([head[-3:], src[:5]]))
         res = rp.ok("recover", c)
         assert rp.info(c)["rows"] == rows
