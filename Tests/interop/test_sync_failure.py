@@ -1,8 +1,9 @@
 """A failed fsync/fdatasync (Spec/FORMAT.md §8.8), injected with an LD_PRELOAD shim
 (fail_sync.c, compiled here with cc) that fails the Nth sync call of the process with EIO.
 
-For every writing command (and a writer or `recover` cutting a torn tail) and every sync it makes: exit 1 with one line naming the file, no
-sync call after the failed one (a failed sync is final for its descriptor: never retried), and
+For every writing command (and a writer or `recover` cutting a torn tail) and every sync it
+makes: exit 1 with one line naming the file, no sync call after the failed one (a failed sync
+is final for its descriptor: never retried), and
 the file in the documented state: a commit (container trailer, .npy header) written before the
 failed sync stays — readers may have used it — and is reported as maybe not durable; bytes no
 commit claims are cut; a new file whose sync failed never appears under its name.
