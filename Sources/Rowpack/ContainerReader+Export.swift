@@ -62,9 +62,12 @@ extension ContainerReader {
     ///
     /// - Throws: ``RowpackError`` for rows out of range, corrupt chunks, I/O failures, or
     ///   whatever `nextBlock` throws; the new file is then not created.
-    public func export(to path: String, gatheringBlocks nextBlock: (_ limit: Int) throws -> [Int], durability: Durability = .durable) throws {
+    public func export(
+        to path: String, gatheringBlocks nextBlock: (_ limit: Int) throws -> [Int], durability: Durability = .durable
+    ) throws {
         let rowsPerBlock = max(1, min(Self.gatherBlockRows, Self.exportBlockBytes / header.rowBytes))
-        try NpyFile.create(at: path, dtype: header.dtype, shape: [0] + header.rowShape, rowsFromData: true, durability: durability) { write in
+        let shape = [0] + header.rowShape
+        try NpyFile.create(at: path, dtype: header.dtype, shape: shape, rowsFromData: true, durability: durability) { write in
             while case let block = try nextBlock(rowsPerBlock), !block.isEmpty {
                 try gather(rows: block).withUnsafeBytes { try write($0) }
             }
@@ -100,7 +103,8 @@ extension ContainerReader {
         ]
         defer { buffers.forEach { $0.deallocate() } }
         func decode(_ block: Range<Int>, into buffer: UnsafeMutableRawBufferPointer) -> DecodeJob {
-            let target = DisjointWrites(buffer: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<block.count * rowBytes]))
+            let target = DisjointWrites(
+                buffer: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<block.count * rowBytes]))
             let job = DecodeJob()
             DispatchQueue.global(qos: .userInitiated).async { [self] in
                 do { try read(rows: block, into: target.buffer) } catch { job.failure.withLock { $0 = error } }

@@ -34,7 +34,13 @@ final class FileIO: Sendable {
         guard fstat(io.descriptor.rawValue, &info) == 0 else { throw io.ioError("fstat", Errno(rawValue: Glibc.errno)) }
         let type = info.st_mode & S_IFMT
         guard type == S_IFREG || type == S_IFDIR else {
-            let kind = type == S_IFCHR ? "a character device" : type == S_IFBLK ? "a block device" : type == S_IFIFO ? "a FIFO" : "a socket"
+            let kind =
+                switch type {
+                case S_IFCHR: "a character device"
+                case S_IFBLK: "a block device"
+                case S_IFIFO: "a FIFO"
+                default: "a socket"
+                }
             throw RowpackError(.io, path: path, "is \(kind), not a regular file")
         }
         return io
@@ -189,13 +195,15 @@ func syncDirectory(of path: String) throws {
     let name = directory.isEmpty ? "." : directory.string
     let fd: FileDescriptor
     do { fd = try FileDescriptor.open(FilePath(name), .readOnly, options: .closeOnExec) } catch {
-        throw RowpackError(.io, path: path, "cannot open its directory to sync it: \(error)", errno: (error as? Errno)?.rawValue)
+        throw RowpackError(
+            .io, path: path, "cannot open its directory to sync it: \(error)", errno: (error as? Errno)?.rawValue)
     }
     defer { try? fd.close() }
     guard fsync(fd.rawValue) == 0 else {
         let code = Glibc.errno
         throw RowpackError(
-            .io, path: path, "the file is in place, but syncing its directory failed (\(Errno(rawValue: code))); it may not survive a crash",
+            .io, path: path,
+            "the file is in place, but syncing its directory failed (\(Errno(rawValue: code))); it may not survive a crash",
             errno: code)
     }
 }

@@ -112,7 +112,9 @@ public struct NpyFile: Sendable {
                 let rowBytes = shape.dropFirst().reduce(dtype.itemSize, *)
                 var final = shape
                 final[0] = rowBytes > 0 ? (at - npyHeader.count) / rowBytes : 0
-                do { try output.write(try NpyHeader(parsing: npyHeader).withShape(final), at: 0) } catch let error as FormatError {
+                do {
+                    try output.write(try NpyHeader(parsing: npyHeader).withShape(final), at: 0)
+                } catch let error as FormatError {
                     throw RowpackError(error, path: path)
                 }
             } else if at != npyHeader.count + dataBytes {
