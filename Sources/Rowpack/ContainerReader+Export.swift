@@ -114,7 +114,8 @@ extension ContainerReader {
         ]
         defer { buffers.forEach { $0.deallocate() } }
         func decode(_ block: Range<Int>, into buffer: UnsafeMutableRawBufferPointer) -> DecodeJob {
-            let target = DisjointWrites(buffer: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<block.count * rowBytes]))
+            let target = DisjointWrites(
+                buffer: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<block.count * rowBytes]))
             let job = DecodeJob()
             DispatchQueue.global(qos: .userInitiated).async { [self] in
                 do { try read(rows: block, into: target.buffer) } catch { job.failure.withLock { $0 = error } }

@@ -204,7 +204,8 @@ public final class ContainerReader: Sendable {
     public func read<T: RowElement>(rows range: Range<Int>, as type: T.Type) throws -> [T] {
         try checkType(T.self)
         try check(range, rows: current.rows)
-        let count = try outputBytes(rows: range.count, rowBytes: header.rowBytes, firstRow: range.lowerBound) / MemoryLayout<T>.stride
+        let bytes = try outputBytes(rows: range.count, rowBytes: header.rowBytes, firstRow: range.lowerBound)
+        let count = bytes / MemoryLayout<T>.stride
         var failure: (any Error)?
         let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             do {
@@ -365,7 +366,8 @@ public final class ContainerReader: Sendable {
     /// Throws unless row `index` lies in `0..<rows`.
     func check(row index: Int, rows: Int) throws {
         guard index >= 0, index < rows else {
-            throw RowpackError(.invalidArgument, path: path, "row \(index) is out of range (the container has \(rows) rows)")
+            throw RowpackError(
+                .invalidArgument, path: path, "row \(index) is out of range (the container has \(rows) rows)")
         }
     }
 

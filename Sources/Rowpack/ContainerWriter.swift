@@ -318,7 +318,8 @@ public final class ContainerWriter {
         if let failure {
             throw RowpackError(
                 .writerFailed, path: path,
-                "an earlier write failed (\(failure.message)); the file ends at its last commit (\(committed.trailer.sequence)), reopen it to continue")
+                "an earlier write failed (\(failure.message)); the file ends at its last commit "
+                    + "(\(committed.trailer.sequence)), reopen it to continue")
         }
     }
 
@@ -440,7 +441,9 @@ public final class ContainerWriter {
         end += CommitTrailer.size
         // The commit point: from here readers may use the new commit, so nothing cuts it.
         committed = Snapshot(trailer: trailer, leaves: leaves)
-        if durability != .none { try io.sync("commit \(sequence) is in the file and readers may use it, but it may not be durable") }
+        if durability != .none {
+            try io.sync("commit \(sequence) is in the file and readers may use it, but it may not be durable")
+        }
         firstDirtyChunk = chunks
         supersededBytes = 0
         chunksSinceCommit = 0

@@ -29,9 +29,28 @@ final class FileIO: Sendable {
 
     deinit { try? descriptor.close() }
 
-    /// Opens `path` read-only.
+    /// Opens `path` read-only: a regular file (or a link to one) or a directory (whose reads
+    /// then fail with EISDIR).
+    ///
+    /// - Throws: ``RowpackError`` `.io` when it cannot be opened, or is a device or a FIFO: those
+    ///   report no size (`/dev/zero` would read as an empty file) and FIFOs cannot be read at an
+    ///   offset.
     static func openForReading(_ path: String) throws -> FileIO {
-        try open(path, mode: .readOnly, options: [])
+        let io = try open(path, mode: .readOnly, options: [])
+        var info = stat()
+        guard fstat(io.descriptor.rawValue, &info) == 0 else { throw io.ioError("fstat", Errno(rawValue: Glibc.errno)) }
+        let type = info.st_mode & S_IFMT
+        guard type == S_IFREG || type == S_IFDIR else {
+            let kind =
+                switch type {
+                case S_IFCHR: "a character device"
+                case S_IFBLK: "a block device"
+                case S_IFIFO: "a FIFO"
+                default: "a socket"
+                }
+            throw RowpackError(.io, path: path, "is \(kind), not a regular file")
+        }
+        return io
     }
 
     /// Opens an existing file `path` read-write (new files are made by ``StagedFile``).

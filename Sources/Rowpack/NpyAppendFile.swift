@@ -92,7 +92,9 @@ public final class NpyAppendFile {
     ///   failed writes or syncs, or whatever `fill` throws.
     public func append(_ fill: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         if io.hasFailedSync {
-            throw RowpackError(.writerFailed, path: path, "an earlier sync failed; nothing more is written through this appender, reopen the file to continue")
+            throw RowpackError(
+                .writerFailed, path: path,
+                "an earlier sync failed; nothing more is written through this appender, reopen the file to continue")
         }
         let oldEnd = header.dataOffset + header.dataByteCount
         var end = oldEnd
@@ -116,7 +118,9 @@ public final class NpyAppendFile {
             try io.write(newHeader, at: 0)
             claimed = true
             header = try NpyHeader(parsing: newHeader)
-            if durability != .none { try io.sync("the header claims \(rows) rows and readers may load them, but they may not be durable") }
+            if durability != .none {
+                try io.sync("the header claims \(rows) rows and readers may load them, but they may not be durable")
+            }
         } catch {
             // Rows the header never claimed are cut off (best effort: no reader used them);
             // claimed rows never are, even when their sync failed (§8.8).

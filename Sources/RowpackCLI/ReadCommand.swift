@@ -24,7 +24,9 @@ struct Read: ParsableCommand {
     @Option(help: "Rows to read: A:B, A: or :B.")
     var rows: RowRange?
 
-    @Option(name: .customLong("rows-file"), help: "A file of row numbers, one per line (read as it streams: a pipe works too).")
+    @Option(
+        name: .customLong("rows-file"),
+        help: "A file of row numbers, one per line (read as it streams: a pipe works too).")
     var rowsFile: String?
 
     @Option(help: "Ranges of the trailing axes, comma-separated (axis 1 first), e.g. 3:7 or 0:2,5:9.")
@@ -78,13 +80,18 @@ struct Read: ParsableCommand {
     private func printSlicedRows(_ reader: ContainerReader, range: Range<Int>, slices: [Range<Int>]) throws {
         let formatter = ElementFormatter(dtype: reader.header.dtype)
         let nextBlock = blocks(of: range)
-        while case let block = nextBlock(textBlockRows(rowBytes: reader.header.rowBytes)), let first = block.first, let last = block.last {
+        while case let block = nextBlock(textBlockRows(rowBytes: reader.header.rowBytes)), let first = block.first,
+            let last = block.last
+        {
             let bytes = try reader.read(rows: first..<last + 1, slicing: slices)
             let rowBytes = bytes.count / block.count
             var output = ""
             bytes.withUnsafeBytes { raw in
                 for (slot, index) in block.enumerated() {
-                    output += "\(index)\t" + formatter.format(UnsafeRawBufferPointer(rebasing: raw[slot * rowBytes..<(slot + 1) * rowBytes])) + "\n"
+                    output +=
+                        "\(index)\t"
+                        + formatter.format(
+                            UnsafeRawBufferPointer(rebasing: raw[slot * rowBytes..<(slot + 1) * rowBytes])) + "\n"
                 }
             }
             try emit(output)
@@ -109,11 +116,13 @@ struct SliceList: ExpressibleByArgument {
     /// The ranges within `shape`, or an error naming the container.
     func resolved(shape: [Int], path: String) throws -> [Range<Int>] {
         guard ranges.count <= shape.count else {
-            throw RowpackError(.invalidArgument, path: path, "--slice gives \(ranges.count) ranges, rows have shape \(shape)")
+            throw RowpackError(
+                .invalidArgument, path: path, "--slice gives \(ranges.count) ranges, rows have shape \(shape)")
         }
         return try zip(ranges, shape).enumerated().map { axis, pair in
             let (bounds, length) = pair
-            return try bounds.resolved(length: length, path: path, "slice \(bounds) is outside axis \(axis + 1), of length \(length)")
+            return try bounds.resolved(
+                length: length, path: path, "slice \(bounds) is outside axis \(axis + 1), of length \(length)")
         }
     }
 }

@@ -28,7 +28,8 @@ final class RowListFile {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             let code = errno
-            throw RowpackError(.io, path: path, "cannot open the row list: \(String(cString: strerror(code)))", errno: code)
+            throw RowpackError(
+                .io, path: path, "cannot open the row list: \(String(cString: strerror(code)))", errno: code)
         }
         self.path = path
         self.descriptor = descriptor
@@ -58,7 +59,9 @@ final class RowListFile {
             carried += buffer[unread]
             unread = 0..<0
             guard carried.count <= Self.maxLineBytes else {
-                throw RowpackError(.invalidArgument, path: path, "line \(line + 1) is longer than \(Self.maxLineBytes) bytes, so it is not a row number")
+                throw RowpackError(
+                    .invalidArgument, path: path,
+                    "line \(line + 1) is longer than \(Self.maxLineBytes) bytes, so it is not a row number")
             }
             if try refill() == 0 {
                 finished = true
@@ -78,27 +81,34 @@ final class RowListFile {
             }
             let code = errno
             if code == EINTR { continue }
-            throw RowpackError(.io, path: path, "cannot read the row list: \(String(cString: strerror(code)))", errno: code)
+            throw RowpackError(
+                .io, path: path, "cannot read the row list: \(String(cString: strerror(code)))", errno: code)
         }
     }
 
     /// The row number on one line (without its `\n`), or `nil` for a blank line.
     private func parse(_ text: ArraySlice<UInt8>) throws -> Int? {
         line += 1
-        func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r") }
-        guard let first = text.firstIndex(where: { !isBlank($0) }), let last = text.lastIndex(where: { !isBlank($0) }) else {
+        func isBlank(_ byte: UInt8) -> Bool {
+            byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r")
+        }
+        guard let first = text.firstIndex(where: { !isBlank($0) }), let last = text.lastIndex(where: { !isBlank($0) })
+        else {
             return nil
         }
         let field = text[first...last]
         var value = 0
         for byte in field {
             guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else {
-                throw RowpackError(.invalidArgument, path: path, "line \(line): '\(Self.shown(field))' is not a row number")
+                throw RowpackError(
+                    .invalidArgument, path: path, "line \(line): '\(Self.shown(field))' is not a row number")
             }
             let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
             let (sum, overflow2) = times10.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))
             guard !overflow1, !overflow2, sum < rows else {
-                throw RowpackError(.invalidArgument, path: path, "line \(line): row \(Self.shown(field)) is out of range (the container has \(rows) rows)")
+                throw RowpackError(
+                    .invalidArgument, path: path,
+                    "line \(line): row \(Self.shown(field)) is out of range (the container has \(rows) rows)")
             }
             value = sum
         }

@@ -64,7 +64,9 @@ struct RowRange: ExpressibleByArgument {
 
     /// The rows these bounds select in `reader`'s container (at `path`).
     func resolved(in reader: ContainerReader, path: String) throws -> Range<Int> {
-        try bounds.resolved(length: reader.rowCount, path: path, "rows \(bounds) are out of range (the container has \(reader.rowCount) rows)")
+        try bounds.resolved(
+            length: reader.rowCount, path: path,
+            "rows \(bounds) are out of range (the container has \(reader.rowCount) rows)")
     }
 
     static var defaultCompletionKind: CompletionKind { .default }
@@ -110,7 +112,9 @@ struct StorageOptions: ParsableArguments {
         guard let level else { return }
         let codec = codec.flatMap(ChunkCodec.init(name:)) ?? defaultCodec
         guard codec.levels.contains(level) else {
-            throw ValidationError("--level \(level) is out of range for \(codec) (\(codec.levels.lowerBound)...\(codec.levels.upperBound)).")
+            throw ValidationError(
+                "--level \(level) is out of range for \(codec) (\(codec.levels.lowerBound)...\(codec.levels.upperBound))."
+            )
         }
     }
 
@@ -152,7 +156,8 @@ func emit(_ text: String) throws {
             let code = errno
             if code == EINTR { continue }
             if code == EPIPE { throw StandardOutputClosed() }
-            throw RowpackError(.io, path: "standard output", "write failed: \(String(cString: strerror(code)))", errno: code)
+            throw RowpackError(
+                .io, path: "standard output", "write failed: \(String(cString: strerror(code)))", errno: code)
         }
         done += written
     }

@@ -10,7 +10,8 @@ import Testing
     /// Ends that matter against `length`, plus random ones.
     static func edge(_ random: inout SeededRandom, length: Int) -> Int {
         let picks = [0, 1, -1, length, length - 1, length &+ 1, Int.max, Int.min, Int.max - 1, length / 2]
-        return random.next() % 3 == 0 ? Int.random(in: -20...20, using: &random) : picks[Int(random.next() % UInt64(picks.count))]
+        return random.next() % 3 == 0
+            ? Int.random(in: -20...20, using: &random) : picks[Int(random.next() % UInt64(picks.count))]
     }
 
     @Test(arguments: 0..<2000)
@@ -41,7 +42,9 @@ import Testing
                 ends.append(nil)
                 continue
             }
-            guard field.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }), let value = Int(field) else { return nil }
+            guard field.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+                let value = Int(field)
+            else { return nil }
             ends.append(value)
         }
         if let a = ends[0], let b = ends[1], b < a { return nil }
@@ -52,7 +55,9 @@ import Testing
     func parsingMatchesTheReference(seed: Int) {
         var random = SeededRandom(seed: UInt64(seed) &+ 77)
         let pieces = ["0", "1", "9", ":", "-", "+", " ", "e", "٣", "9223372036854775807", "9223372036854775808", "00"]
-        let text = (0..<Int.random(in: 0...5, using: &random)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
+        let text = (0..<Int.random(in: 0...5, using: &random)).map { _ in
+            pieces[Int(random.next() % UInt64(pieces.count))]
+        }.joined()
         let parsed = RangeBounds(parsing: text)
         #expect(parsed == Self.reference(text), "'\(text)'")
         if let parsed { #expect(RangeBounds(parsing: parsed.description) == parsed) }
@@ -126,7 +131,14 @@ import Testing
         for (what, body) in [
             ("row(_:as:)", { try reader.row(index, as: Int32.self) }),
             ("withRow(_:)", { try reader.withRow(index) { Array($0.bindMemory(to: Int32.self)) } }),
-            ("gather(rows:)", { try reader.gather(rows: [0, index]).withUnsafeBytes { Array($0.bindMemory(to: Int32.self).dropFirst(6)) } }),
+            (
+                "gather(rows:)",
+                {
+                    try reader.gather(rows: [0, index]).withUnsafeBytes {
+                        Array($0.bindMemory(to: Int32.self).dropFirst(6))
+                    }
+                }
+            ),
         ] as [(String, () throws -> [Int32])] {
             if inside {
                 #expect((try? body()) == row, "\(what) \(index)")
@@ -141,7 +153,9 @@ import Testing
             let got = try reader.read(rows: 0..<2, slicing: [slice], as: Int32.self)
             #expect(got.count == 2 * slice.count * 2)
         } else {
-            _ = expectRowpackError(.invalidArgument, "slice \(slice)") { _ = try reader.read(rows: 0..<2, slicing: [slice], as: Int32.self) }
+            _ = expectRowpackError(.invalidArgument, "slice \(slice)") {
+                _ = try reader.read(rows: 0..<2, slicing: [slice], as: Int32.self)
+            }
         }
     }
 }

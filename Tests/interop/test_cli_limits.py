@@ -337,6 +337,23 @@ def test_recover_says_why_it_cannot_open(rp, tmp, target, words):
     assert words in line.lower() and "NSCocoaErrorDomain" not in line, line
 
 
+@pytest.mark.parametrize("args", [["info", "/dev/zero"], ["verify", "/dev/null"], ["tail", "{fifo}"], ["import", "/dev/zero", "{t}/x.rowpack"],
+                                  ["append", "{c}", "/dev/zero"], ["npy-append", "{t}/a.npy", "/dev/zero"]])
+def test_devices_and_fifos_are_not_files(rp, small, tmp, args):
+    """A device or FIFO given as a container or .npy is refused for what it is, in one line (a
+    character device used to read as "file is empty")."""
+    c, arr = small
+    np.save(tmp / "a.npy", arr[:, 0, 0])
+    os.mkfifo(tmp / "fifo")
+    argv = [a.format(c=c, t=tmp, fifo=tmp / "fifo") for a in args]
+    if "fifo" in args[-1]:  # opening a FIFO for reading waits for a writer: be one
+        res = shell(f"exec 3<>{tmp}/fifo; {rp.binary} {' '.join(argv)}")
+    else:
+        res = rp(*argv)
+    line = assert_runtime_error(res)
+    assert "not a regular file" in line and ("device" in line or "FIFO" in line), line
+
+
 # --- compact --level against the source's codec ---------------------------------------------------
 
 
