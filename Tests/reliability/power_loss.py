@@ -7,8 +7,8 @@ sector (or 4 KiB page) holds its synced content or the content after any one of 
 and the file size is the synced one or the new one (bytes past the synced size that did not
 land read as zeros). A sector is written whole or not at all.
 
-Long run (every mix up to 4,096 per sync interval, both granularities, `recover` on every
-image): `python3 Tests/reliability/power_loss.py --limit 4096`.
+Long run (every mix up to 256 per sync interval, else 256 sampled; both granularities;
+`recover` on every image): `python3 Tests/reliability/power_loss.py --limit 256`.
 """
 
 import argparse
@@ -290,7 +290,7 @@ def run_case(binary, case, work, sector, limit, seed=0):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--limit", type=int, default=4096, help="mixes per sync interval before sampling")
+    ap.add_argument("--limit", type=int, default=256, help="mixes per sync interval before sampling")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     binary = os.environ.get("ROWPACK_BIN") or str(pathlib.Path(__file__).resolve().parents[2] / ".build/release/rowpack")
