@@ -503,7 +503,7 @@ def test_npy_append_past_2_to_32_rows(rp, tmp):
             assert f.read(len(header)) == canonical_header("|u1", (n + 2, 2))
         with open(d, "ab") as f:
             f.write(b"\x09\x0a\x0b")
-        res = rp.ok("recover", d)
+        res = rp.ok("recover", d, "--adopt-trailing-rows")
         assert str(n + 3) in res.stdout
         arr = np.load(d, mmap_mode="r")
         assert arr.shape == (n + 3, 2)
