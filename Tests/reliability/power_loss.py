@@ -165,7 +165,8 @@ def images(base, events, sector=512, limit=256, seed=0):
     yield "after the run", bytes(durable)
 
 
-def load_or_none(path):
+def load(path):
+    """The array numpy loads from `path`, or the exception it raises."""
     import numpy as np
     try:
         return np.load(path)
@@ -173,7 +174,7 @@ def load_or_none(path):
         return error
 
 
-def check_images(binary, base, events, states, workdir, sector, limit, seed=0, recover_every=1, adopt=False):
+def check_images(binary, base, events, states, workdir, sector, limit, seed=0, adopt=False):
     """Every image loads as one of `states` (numpy), before and after `rowpack recover`.
     Returns (images checked, recovers run, failures as strings)."""
     import numpy as np
@@ -183,7 +184,7 @@ def check_images(binary, base, events, states, workdir, sector, limit, seed=0, r
     path = pathlib.Path(workdir) / "image.npy"
 
     def verdict(label, when):
-        got = load_or_none(path)
+        got = load(path)
         if isinstance(got, Exception):
             failures.append(f"{label} ({when}): numpy cannot load it: {got}")
             return
@@ -194,14 +195,13 @@ def check_images(binary, base, events, states, workdir, sector, limit, seed=0, r
         path.write_bytes(img)
         verdict(label, "as left")
         count += 1
-        if count % recover_every == 0:
-            args = [binary, "recover", path] + (["--adopt-trailing-rows"] if adopt else [])
-            res = subprocess.run(list(map(str, args)), capture_output=True, text=True)
-            recovers += 1
-            if res.returncode != 0:
-                failures.append(f"{label}: recover exit {res.returncode}: {res.stderr.strip()}")
-            else:
-                verdict(label, "after recover")
+        args = [binary, "recover", path] + (["--adopt-trailing-rows"] if adopt else [])
+        res = subprocess.run(list(map(str, args)), capture_output=True, text=True)
+        recovers += 1
+        if res.returncode != 0:
+            failures.append(f"{label}: recover exit {res.returncode}: {res.stderr.strip()}")
+        else:
+            verdict(label, "after recover")
     return count, recovers, failures
 
 
