@@ -238,9 +238,9 @@ CASES = [
 ]
 
 
-def run_case(binary, case, work, sector, limit, seed=0):
-    """Records one run of `case` and checks its power-loss images; returns
-    (images, recovers, failures, events)."""
+def run_case(binary, case, work, sectors, limit, seed=0):
+    """Records one run of `case` and checks its power-loss images at each granularity in
+    `sectors`; returns ({sector: (images, recovers, failures)}, events)."""
     import numpy as np
 
     rand = np.random.default_rng(seed)
@@ -283,9 +283,10 @@ def run_case(binary, case, work, sector, limit, seed=0):
     assert res.returncode == 0, res.stderr.decode()
     final = np.load(target)
     assert np.array_equal(final, states[-1]) and final.shape == states[-1].shape, f"{case.name}: wrong result"
-    n, r, failures = check_images(binary, base, events, states, work, sector, limit, seed,
-                                  adopt=case.command == "adopt")
-    return n, r, failures, events
+    results = {sector: check_images(binary, base, events, states, work, sector, limit, seed,
+                                    adopt=case.command == "adopt")
+               for sector in sectors}
+    return results, events
 
 
 def main():
@@ -298,8 +299,8 @@ def main():
     bad = []
     with tempfile.TemporaryDirectory() as work:
         for case in CASES:
-            for sector in (512, 4096):
-                n, r, failures, _ = run_case(binary, case, pathlib.Path(work), sector, args.limit, args.seed)
+            results, _ = run_case(binary, case, pathlib.Path(work), (512, 4096), args.limit, args.seed)
+            for sector, (n, r, failures) in results.items():
                 print(f"{case.name:45} sector {sector:5}: {n:6} images, {r:6} recovers, {len(failures)} failures")
                 total, recovers = total + n, recovers + r
                 bad += [f"{case.name}, {sector}: {f}" for f in failures]
