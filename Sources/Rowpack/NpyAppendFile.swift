@@ -41,7 +41,7 @@ public final class NpyAppendFile {
         guard file.trailingBytes == 0 else {
             throw RowpackError(
                 .corrupt, path: path,
-                "file has \(file.trailingBytes) bytes after the data its header describes (an interrupted append?); run `rowpack recover` on it first",
+                "file has \(file.trailingBytes) bytes after the data its header describes (an interrupted append?); run `rowpack recover` on it first (it cuts them; --adopt-trailing-rows keeps them as rows)",
                 offset: file.header.dataOffset + file.header.dataByteCount)
         }
         var largest = file.header.shape
