@@ -17,18 +17,35 @@ public struct NpyFile: Sendable {
     public let fileSize: Int
     let io: FileIO
 
-    /// Bytes of one row: `itemSize × product(rowShape)`.
-    public var rowBytes: Int { header.rowShape.reduce(header.dtype.itemSize, *) }
+    /// Bytes of one row: `itemSize × product(rowShape)` (checked when the header was parsed).
+    public var rowBytes: Int { header.rowBytes }
     /// Bytes after the data the header describes (0 for a well-formed file).
     public var trailingBytes: Int { fileSize - header.dataOffset - header.dataByteCount }
 
     /// Opens and parses `path`.
     ///
-    /// - Parameter writable: open read-write (for appending) instead of read-only.
+    /// - Parameter writable: open read-write instead of read-only. Appenders use
+    ///   ``NpyFile/lockedForWriting(_:)`` instead, which takes the writer's lock before parsing.
     /// - Throws: ``RowpackError`` `.corrupt` for a bad header or a file shorter than its data,
     ///   `.io` if it cannot be opened.
     public init(path: String, writable: Bool = false) throws {
-        let io = writable ? try FileIO.openForWriting(path) : try FileIO.openForReading(path)
+        try self.init(path: path, io: writable ? try FileIO.openForWriting(path) : try FileIO.openForReading(path))
+    }
+
+    /// Opens `path` read-write, takes the writer's lock, and only then reads its size and header,
+    /// so what the caller is about to change is what the file holds (`DESIGN.md` §9: lock first,
+    /// then read the state you are about to change).
+    ///
+    /// - Throws: ``RowpackError`` `.locked` if another writer holds the file, and the errors of
+    ///   ``init(path:writable:)``.
+    static func lockedForWriting(_ path: String) throws -> NpyFile {
+        let io = try FileIO.openForWriting(path)
+        try io.lockForWriting()
+        return try NpyFile(path: path, io: io)
+    }
+
+    /// Reads the size and header of the file open as `io`.
+    init(path: String, io: FileIO) throws {
         let size = try io.size()
         let prefix = try io.read(count: min(size, 12), at: 0, what: "the .npy header")
         let length: Int
@@ -46,9 +63,14 @@ public struct NpyFile: Sendable {
                 "file holds \(size - header.dataOffset) bytes of data, its header (shape \(header.shape)) promises \(header.dataByteCount)",
                 offset: size)
         }
+        self.init(path: path, header: header, fileSize: size, io: io)
+    }
+
+    /// The file open as `io`, described by `header` (which the caller has checked against it).
+    init(path: String, header: NpyHeader, fileSize: Int, io: FileIO) {
         self.path = path
         self.header = header
-        self.fileSize = size
+        self.fileSize = fileSize
         self.io = io
     }
 
@@ -121,16 +143,19 @@ public struct NpyFile: Sendable {
     }
 
     /// Calls `body` with consecutive blocks of whole rows, about `blockBytes` each, reusing one
-    /// buffer: memory stays bounded whatever the file size.
-    func forEachBlock(blockBytes: Int = 8 << 20, _ body: (UnsafeRawBufferPointer, Range<Int>) throws -> Void) throws {
+    /// buffer: memory stays bounded whatever the file size. `rows` (the header's rows by
+    /// default) may include rows past those the header claims, which the caller has checked
+    /// are in the file.
+    func forEachBlock(rows: Int? = nil, blockBytes: Int = 8 << 20, _ body: (UnsafeRawBufferPointer, Range<Int>) throws -> Void) throws {
+        let total = rows ?? header.rows
         let rowBytes = max(1, self.rowBytes)
         // No more rows than the file holds: its header's claims were checked against its size.
         let rowsPerBlock = min(max(1, blockBytes / rowBytes), header.rows)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerBlock * rowBytes, alignment: 64)
         defer { buffer.deallocate() }
         var start = 0
-        while start < header.rows {
-            let count = min(rowsPerBlock, header.rows - start)
+        while start < total {
+            let count = min(rowsPerBlock, total - start)
             let block = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count * self.rowBytes])
             try read(rows: start..<start + count, into: block)
             try body(UnsafeRawBufferPointer(block), start..<start + count)

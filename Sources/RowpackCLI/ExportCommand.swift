@@ -55,8 +55,9 @@ struct NpyAppend: ParsableCommand {
         commandName: "npy-append",
         abstract: "Append the rows of .npy files to another .npy file, safely.",
         discussion: """
-            Rows are written and synced before the header's shape is updated, so a crash leaves \
-            a file numpy loads (and `rowpack recover` completes). Dtypes and row shapes must match \
+            Rows are written and synced before the header's shape is updated, one sector at a \
+            time, so a crash or power loss leaves a file numpy loads as the old or the new array \
+            (`rowpack recover` then cuts the rows no append acknowledged). Dtypes and row shapes must match \
             exactly: nothing is cast. Files whose header has no room to grow (numpy < 1.24) are \
             refused unless --rewrite-header lets them be rewritten with a canonical header.
 

@@ -38,16 +38,20 @@ struct Verify: ParsableCommand {
 
 struct Recover: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Repair what a crash left: a container's torn tail, or a .npy header lagging its data.",
+        abstract: "Repair what a crash left: a container's torn tail, or bytes after a .npy file's data.",
         discussion: """
             For a container: cuts bytes after the newest valid commit (readers ignore them \
             anyway; writers cut them on open). A damaged newest commit (a complete trailer that \
-            fails its checks, not a crash) is never cut without --discard-damaged. For a .npy file: sets the header's row count to \
-            the whole rows present and drops a trailing partial row.
+            fails its checks, not a crash) is never cut without --discard-damaged. For a .npy \
+            file: cuts the bytes after the rows its header claims. No append acknowledged them \
+            (appends sync their rows before the header claims them), and after a power loss they \
+            may read as zeros, so they are never turned into rows unless --adopt-trailing-rows \
+            says so.
 
             Examples:
               rowpack recover sensors.rowpack
               rowpack recover log.npy
+              rowpack recover naa.npy --adopt-trailing-rows
             """
     )
 
@@ -57,15 +61,29 @@ struct Recover: ParsableCommand {
     @Flag(name: .customLong("discard-damaged"), help: "Also cut a damaged newest commit (refused otherwise) and keep the newest intact one.")
     var discardDamaged = false
 
+    @Flag(
+        name: .customLong("adopt-trailing-rows"),
+        help: """
+            .npy only: make the header claim every whole row after its data instead of cutting \
+            them (for writers that update the header late, such as npy-append-array until it is \
+            closed). The rows are not verified: after a power loss they may be zeros.
+            """)
+    var adoptTrailingRows = false
+
     func run() throws {
         if try isNpy(file) {
-            let recovery = try NpyAppendFile.recover(path: file)
+            let recovery = try NpyAppendFile.recover(path: file, adoptTrailingRows: adoptTrailingRows)
             if recovery.rowsAfter == recovery.rowsBefore && recovery.bytesDropped == 0 {
                 try say("\(file): nothing to recover (\(recovery.rowsAfter) rows)")
+            } else if recovery.rowsAfter == recovery.rowsBefore {
+                try say("\(file): cut \(recovery.bytesDropped) bytes after the \(recovery.rowsAfter) rows its header claims (never acknowledged; --adopt-trailing-rows would keep them as rows, unverified)")
             } else {
-                try say("\(file): header now claims \(recovery.rowsAfter) rows (was \(recovery.rowsBefore)); dropped \(recovery.bytesDropped) bytes of a partial row")
+                try say("\(file): adopted \(recovery.rowsAfter - recovery.rowsBefore) unverified trailing rows: the header now claims \(recovery.rowsAfter) rows (was \(recovery.rowsBefore)); dropped \(recovery.bytesDropped) bytes of a partial row")
             }
         } else {
+            guard !adoptTrailingRows else {
+                throw RowpackError(.invalidArgument, path: file, "--adopt-trailing-rows applies to .npy files only")
+            }
             let recovery = try ContainerWriter.recover(at: file, discardDamaged: discardDamaged)
             if let damage = recovery.discarded {
                 try say("\(file): discarded \(damage); dropped \(recovery.bytesDropped) bytes; back at commit \(recovery.commit) with \(recovery.rows) rows")

@@ -19,6 +19,10 @@ public struct NpyHeader: Hashable, Sendable {
     public let dataOffset: Int
     /// Bytes of data the shape describes: the product of the shape times the item size.
     public let dataByteCount: Int
+    /// Bytes of one row (an axis-0 slice): the item size times the product of ``rowShape``;
+    /// the item size for 1-d and 0-d arrays. Checked when parsed, so it fits in `Int` even when
+    /// the data is empty (shape `(0, 2**40, 2**40)`).
+    public let rowBytes: Int
 
     /// The largest header (``dataOffset``) this type reads or writes: 1 MiB.
     ///
@@ -84,13 +88,16 @@ public struct NpyHeader: Hashable, Sendable {
     /// is `True` or `False` (not 0 or 1), and `descr` is anything ``DType/init(descr:)`` takes.
     /// Text is latin-1 for versions 1 and 2, UTF-8 for version 3; the Python-2 `L` suffix on
     /// ints is accepted in versions 1 and 2 only. Anything but whitespace after the dict is
-    /// refused. Unlike Python, a key given twice is refused.
+    /// refused. A key given twice takes its last value, as in Python (`ast.literal_eval`), which
+    /// numpy uses: only the key set is checked, and the values of earlier duplicates only have
+    /// to be literals. In-place header rewrites rely on this (``NpyHeaderUpdate``).
     ///
     /// - Parameter bytes: The start of the file, holding at least the whole header.
     /// - Throws: `FormatError` with the byte offset of the problem: the codes of
     ///   ``headerLength(prefix:)``, `.truncated` if `bytes` ends inside the header,
     ///   `.invalidNpyHeader` for malformed text, keys or values, `.invalidDType` for a bad
-    ///   descr, `.outOfRange` for giant ints, deep nesting, or data larger than `Int.max` bytes.
+    ///   descr, `.outOfRange` for giant ints, deep nesting, or data or a row larger than
+    ///   `Int.max` bytes.
     /// - Complexity: O(*n*) in the header length.
     public init(parsing bytes: [UInt8]) throws(FormatError) {
         let length = try Self.headerLength(prefix: bytes)
@@ -112,9 +119,7 @@ public struct NpyHeader: Hashable, Sendable {
                 throw FormatError(
                     .invalidNpyHeader, at: entry.valueOffset, ".npy header has an unexpected key \(entry.key.repr)")
             }
-            guard values.updateValue(entry, forKey: key) == nil else {
-                throw FormatError(.invalidNpyHeader, at: entry.valueOffset, ".npy header has the key '\(key)' twice")
-            }
+            values[key] = entry
         }
         guard let descr = values["descr"], let order = values["fortran_order"], let shape = values["shape"] else {
             let missing = Self.keys.subtracting(values.keys).sorted()
@@ -140,6 +145,9 @@ public struct NpyHeader: Hashable, Sendable {
         }
         self.dataByteCount = try Self.locating(at: shape.valueOffset) { [dtype] () throws(FormatError) in
             try Self.byteCount(shape: dims, itemSize: dtype.itemSize)
+        }
+        self.rowBytes = try Self.locating(at: shape.valueOffset) { [dtype] () throws(FormatError) in
+            try Self.byteCount(shape: Array(dims.dropFirst()), itemSize: dtype.itemSize, of: "a row")
         }
         self.fortranOrder = fortranOrder
         self.shape = dims
@@ -215,8 +223,8 @@ public struct NpyHeader: Hashable, Sendable {
 
     // MARK: - Helpers
 
-    /// Validates a shape and returns the bytes of data it describes.
-    static func byteCount(shape: [Int], itemSize: Int) throws(FormatError) -> Int {
+    /// Validates a shape and returns the bytes of data it describes (`what` names it in errors).
+    static func byteCount(shape: [Int], itemSize: Int, of what: String = "shape") throws(FormatError) -> Int {
         guard shape.count <= maximumDimensions else {
             throw FormatError(
                 .outOfRange, "shape has \(shape.count) dimensions; numpy supports at most \(maximumDimensions)")
@@ -226,9 +234,9 @@ public struct NpyHeader: Hashable, Sendable {
         }
         var count = 1
         for dimension in shape {
-            count = try checkedProduct(count, dimension, "the element count of shape \(shapeText(shape))")
+            count = try checkedProduct(count, dimension, "the element count of \(what) \(shapeText(shape))")
         }
-        return try checkedProduct(count, itemSize, "the data size of shape \(shapeText(shape))")
+        return try checkedProduct(count, itemSize, "the data size of \(what) \(shapeText(shape))")
     }
 
     /// Runs `body`, giving its errors that lack an offset the offset `offset`.

@@ -6,7 +6,7 @@
 import PackageDescription
 
 let targets = [
-    "FuzzFileHeader", "FuzzChunkRecord", "FuzzIndexPage", "FuzzCommitTrailer", "FuzzNpyHeader", "FuzzDType",
+    "FuzzFileHeader", "FuzzChunkRecord", "FuzzIndexPage", "FuzzCommitTrailer", "FuzzNpyHeader", "FuzzNpyFile", "FuzzDType",
     "FuzzOpen",
 ]
 

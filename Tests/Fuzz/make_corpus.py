@@ -93,6 +93,23 @@ def main():
         np.save(buf, arr)
         blob = buf.getvalue()
         add("FuzzNpyHeader", name, blob[: blob.index(b"\n") + 17])
+    # Whole .npy files (FuzzNpyFile): the arrays above with their data, a header whose digits
+    # straddle a 512-byte sector (the three-step rewrite), one with bytes after its data (an
+    # interrupted append), and rows whose size overflows although the data is empty.
+    for name, arr in arrays.items():
+        buf = io.BytesIO()
+        np.save(buf, arr)
+        add("FuzzNpyFile", name, buf.getvalue())
+    straddle = np.dtype([("n" * 427, "u1"), ("b", "<u2")])  # the sector ends 2 bytes into "1234"
+    buf = io.BytesIO()
+    np.save(buf, np.zeros(1234, straddle))
+    add("FuzzNpyFile", "straddling_digits", buf.getvalue())
+    buf = io.BytesIO()
+    np.save(buf, np.arange(12, dtype="<i4").reshape(4, 3))
+    add("FuzzNpyFile", "trailing_rows", buf.getvalue() + bytes(range(30)))
+    text = "{'descr': '|u1', 'fortran_order': False, 'shape': (0, 1099511627776, 1099511627776), }"
+    pad = 64 - ((10 + len(text) + 1) % 64)
+    add("FuzzNpyFile", "row_overflow", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text) + pad + 1) + text.encode() + b" " * pad + b"\n")
     # Versions 2.0 and 3.0 with short headers (numpy reads them; it writes them only when needed).
     for version, text in ((2, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }"),
                           (3, "{'descr': [('\u00e9', '<f4')], 'fortran_order': False, 'shape': (1,), }")):

@@ -6,7 +6,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 seconds=${1:?usage: run-all.sh SECONDS}
 "$here/build.sh" || exit 1
 failed=0
-for target in FuzzFileHeader FuzzChunkRecord FuzzIndexPage FuzzCommitTrailer FuzzNpyHeader FuzzDType FuzzOpen; do
+for target in FuzzFileHeader FuzzChunkRecord FuzzIndexPage FuzzCommitTrailer FuzzNpyHeader FuzzNpyFile FuzzDType FuzzOpen; do
     "$here/run.sh" "$target" "$seconds" || failed=1
 done
 exit $failed

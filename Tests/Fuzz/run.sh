@@ -18,7 +18,7 @@ corpus="$work/corpus/$target"
 crashes="$work/crashes/$target"
 mkdir -p "$corpus" "$crashes"
 case "$target" in
-    FuzzOpen) max_len=16384 ;;
+    FuzzOpen | FuzzNpyFile) max_len=16384 ;;
     *) max_len=4096 ;;
 esac
 log="$work/$target.log"

@@ -11,9 +11,9 @@ built=$(date +%s)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 failed=0
-for target in FuzzFileHeader FuzzChunkRecord FuzzIndexPage FuzzCommitTrailer FuzzNpyHeader FuzzDType FuzzOpen; do
+for target in FuzzFileHeader FuzzChunkRecord FuzzIndexPage FuzzCommitTrailer FuzzNpyHeader FuzzNpyFile FuzzDType FuzzOpen; do
     mkdir -p "$scratch/$target"
-    case "$target" in FuzzOpen) max_len=16384 ;; *) max_len=4096 ;; esac
+    case "$target" in FuzzOpen | FuzzNpyFile) max_len=16384 ;; *) max_len=4096 ;; esac
     if SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 "$here/.build/release/$target" \
         "$scratch/$target" "$here/corpus/$target" -dict="$here/rowpack.dict" -max_len="$max_len" \
         -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=10 -print_final_stats=1 \

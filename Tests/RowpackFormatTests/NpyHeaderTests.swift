@@ -488,12 +488,43 @@ func npyHeader(version: UInt8, _ text: String) -> [UInt8] {
         #expect(error?.offset != nil)
     }
 
-    /// numpy keeps the last of two equal keys; Rowpack refuses the ambiguity.
-    @Test func refusesDuplicateKeys() {
+    /// A key given twice takes its last value, as `ast.literal_eval` (numpy's reader) does;
+    /// earlier values only have to be literals (in-place header rewrites rely on it).
+    @Test func duplicateKeysTakeTheLastValue() throws {
         let text = "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), 'shape': (4,)}"
+        let header = try NpyHeader(parsing: npyHeader(version: 1, text))
+        #expect(header.shape == [4])
+        #expect(header.dataByteCount == 32)
+        let mixed = "{'descr': '<u1', 'shape': 12, 'fortran_order': True, 'shape': (2, 5), 'fortran_order': False}"
+        let second = try NpyHeader(parsing: npyHeader(version: 1, mixed))
+        #expect(second.shape == [2, 5] && !second.fortranOrder && second.rowBytes == 5)
+        // The earlier value must still be a literal, and the key set is still checked.
+        #expect(throws: FormatError.self) {
+            try NpyHeader(parsing: npyHeader(version: 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (3,,), 'shape': (4,)}"))
+        }
+        #expect(throws: FormatError.self) {
+            try NpyHeader(parsing: npyHeader(version: 1, "{'descr': '<f8', 'descr': '<f8', 'shape': (4,)}"))
+        }
+    }
+
+    /// Row bytes are computed with checked arithmetic when parsing: an empty array whose rows
+    /// would be 2⁸⁰ bytes is refused with an error, never a trap (it trapped import, npy-append
+    /// and recover).
+    @Test(arguments: [
+        ([0, 1 << 40, 1 << 40], "<u1"), ([0, 1 << 62, 4], "<u1"), ([0, 1 << 31, 1 << 31], "<f8"), ([0, Int.max], "<u2"),
+    ])
+    func rowBytesOverflowIsRefused(shape: [Int], descr: String) {
+        let text = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(PythonLiteral.tuple(shape.map(PythonLiteral.int)).repr), }"
         let error = #expect(throws: FormatError.self) { try NpyHeader(parsing: npyHeader(version: 1, text)) }
-        #expect(error?.code == .invalidNpyHeader)
-        #expect(error?.offset == 10 + 65)
+        #expect(error?.code == .outOfRange)
+        #expect(error?.offset != nil)
+    }
+
+    @Test func rowBytesOfEveryShape() throws {
+        for (shape, rowBytes) in [([], 8), ([7], 8), ([0, 3], 24), ([2, 0, 5], 0), ([1, 2, 3, 4], 192)] {
+            let header = try NpyHeader(parsing: NpyHeader.canonical(dtype: .uint64, shape: shape))
+            #expect(header.rowBytes == rowBytes, "\(shape)")
+        }
     }
 
     @Test func errorsPointAtTheValue() {

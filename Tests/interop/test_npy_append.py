@@ -266,16 +266,32 @@ def test_npy_append_refuses_trailing_bytes(rp, tmp, rng, extra):
 
 
 @pytest.mark.parametrize("claimed,whole,partial", [(10, 17, 5), (0, 3, 0), (10, 10, 7), (4, 5, 1)])
-def test_recover_npy_with_lagging_header(rp, tmp, rng, claimed, whole, partial):
-    row_shape = (3,)
-    full = make_array("<i4", (whole,) + row_shape, rng)
+def test_recover_npy_cuts_what_the_header_does_not_claim(rp, tmp, rng, claimed, whole, partial):
+    """Bytes after the claimed rows were never acknowledged (after a power loss they may be
+    zeros): by default recover cuts them and claims nothing new."""
+    full = make_array("<i4", (whole, 3), rng)
+    d = save(tmp, "d.npy", full[:claimed])
+    with open(d, "ab") as f:
+        f.write(full[claimed:].tobytes())
+        f.write(os.urandom(partial))
+    res = rp.ok("recover", d)
+    extra = (whole - claimed) * 12 + partial
+    assert f"cut {extra} bytes" in res.stdout and "--adopt-trailing-rows" in res.stdout, res.stdout
+    assert d.read_bytes() == save(tmp, "ref.npy", full[:claimed]).read_bytes()
+    rp.ok("npy-append", d, save(tmp, "s.npy", full[:1]))  # appendable again
+
+
+@pytest.mark.parametrize("claimed,whole,partial", [(10, 17, 5), (0, 3, 0), (10, 10, 7), (4, 5, 1)])
+def test_recover_npy_adopts_trailing_rows_when_asked(rp, tmp, rng, claimed, whole, partial):
+    full = make_array("<i4", (whole, 3), rng)
     d = save(tmp, "d.npy", full[:claimed])
     with open(d, "ab") as f:
         f.write(full[claimed:].tobytes())
         f.write(os.urandom(partial))
     assert np.load(d, mmap_mode="r").shape[0] == claimed  # numpy sees the lagging header
-    res = rp.ok("recover", d)
-    assert str(whole) in res.stdout, res.stdout
+    res = rp.ok("recover", d, "--adopt-trailing-rows")
+    if whole > claimed:
+        assert f"adopted {whole - claimed} unverified trailing rows" in res.stdout, res.stdout
     assert_same_array(np.load(d, mmap_mode="r"), full)
     assert d.read_bytes() == save(tmp, "ref.npy", full).read_bytes()
     # npy-append-array agrees it no longer needs recovery.
@@ -283,9 +299,16 @@ def test_recover_npy_with_lagging_header(rp, tmp, rng, claimed, whole, partial):
     assert_same_array(np.load(d), concat([full, full[:1]]))
 
 
+def test_adopt_trailing_rows_is_for_npy_files_only(rp, tmp, rng):
+    c = tmp / "c.rowpack"
+    rp.ok("import", save(tmp, "s.npy", make_array("<i4", (4, 3), rng)), c)
+    assert_runtime_error(rp("recover", c, "--adopt-trailing-rows"), str(c))
+
+
 def test_recover_npy_from_npy_append_array_kill(rp, tmp, rng):
     """npy-append-array's header lags one append behind until close; a killed writer leaves
-    that state behind. `rowpack recover` repairs it like npy_append_array.recover would."""
+    that state behind. `rowpack recover --adopt-trailing-rows` repairs it like
+    npy_append_array.recover would."""
     d = tmp / "d.npy"
     parts = [make_array("<f8", (10, 2), rng) for _ in range(5)]
     script = (
@@ -302,7 +325,7 @@ def test_recover_npy_from_npy_append_array_kill(rp, tmp, rng):
     assert np.load(d).shape[0] < 50
     with pytest.raises(ValueError):
         NpyAppendArray(str(d))
-    rp.ok("recover", d)
+    rp.ok("recover", d, "--adopt-trailing-rows")
     assert_same_array(np.load(d), concat(parts))
     naa_append(d, parts[0])
 
@@ -380,14 +403,13 @@ def test_sigkill_during_npy_append(rp, tmp):
         new_segment = (rows, KILL_SOURCES * KILL_SRC_ROWS)
         _check_segments(arr, [segments[0], new_segment], claimed)
         del arr
-        # recover: the header claims every whole row present.
+        # recover cuts what the header does not claim: never rows no append acknowledged.
         res = rp("recover", d, timeout=120)
         assert res.returncode == 0, res.stderr
         size = d.stat().st_size
-        assert (size - offset) % row_bytes == 0, "recover left a partial row"
         arr = np.load(d, mmap_mode="r")
         whole = (size - offset) // row_bytes
-        assert arr.shape[0] == whole >= claimed
+        assert size == offset + claimed * row_bytes and arr.shape[0] == whole == claimed, "recover adopted rows"
         assert npy_header(d)[2] == offset, "the header length changed"
         assert d.read_bytes()[:offset] == canonical_header("<u8", (whole, KILL_COLS)), "header not canonical after recover"
         _check_segments(arr, [segments[0], new_segment], whole)
@@ -481,7 +503,7 @@ def test_npy_append_past_2_to_32_rows(rp, tmp):
             assert f.read(len(header)) == canonical_header("|u1", (n + 2, 2))
         with open(d, "ab") as f:
             f.write(b"\x09\x0a\x0b")
-        res = rp.ok("recover", d)
+        res = rp.ok("recover", d, "--adopt-trailing-rows")
         assert str(n + 3) in res.stdout
         arr = np.load(d, mmap_mode="r")
         assert arr.shape == (n + 3, 2)
@@ -530,3 +552,74 @@ def test_second_npy_appender_is_refused_or_waits(rp, tmp):
     np.testing.assert_array_equal(arr[10 + n - 2 : 10 + n + 2], np.arange(n * 3, dtype="<u8").reshape(n, 3)[[-2, -1, 0, 1]])
     del arr
     d.unlink()
+
+
+# --- lock first, then read the header ------------------------------------------------------------
+
+
+def _delayed_flock(rowpack_bin, *args):
+    """`rowpack args` under strace, every flock() held back 1 s before it runs: the window
+    between opening the file and locking it, widened deterministically."""
+    cmd = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=flock", "-e", "inject=flock:delay_enter=1000000",
+           str(rowpack_bin), *map(str, args)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("second", ["npy-append", "export --append"])
+def test_racing_appenders_keep_every_acknowledged_row(rp, rowpack_bin, tmp, second):
+    """Two appenders start 0.3 s apart; each waits 1 s before taking the lock, so the second
+    opens the file before the first has written. Reading the header before the lock, the
+    second appended over the first's acknowledged rows. Every acknowledged row must be present
+    exactly once, and the header must equal the data."""
+    base = np.arange(30, dtype="<i8").reshape(10, 3)
+    a = np.arange(1000, 1000 + 3 * 40, dtype="<i8").reshape(40, 3)
+    b = np.arange(5000, 5000 + 3 * 25, dtype="<i8").reshape(25, 3)
+    d = save(tmp, "d.npy", base)
+    if second == "npy-append":
+        second_args = ["npy-append", d, save(tmp, "b.npy", b), "-q"]
+    else:
+        rp.ok("import", save(tmp, "b.npy", b), tmp / "b.rowpack")
+        second_args = ["export", tmp / "b.rowpack", d, "--append", "-q"]
+    first = _delayed_flock(rowpack_bin, "npy-append", d, save(tmp, "a.npy", a), "-q")
+    time.sleep(0.3)
+    other = _delayed_flock(rowpack_bin, *second_args)
+    out_first, out_other = first.communicate(timeout=60), other.communicate(timeout=60)
+    for proc, (_, err) in ((first, out_first), (other, out_other)):
+        assert proc.returncode in (0, 1), err
+        if proc.returncode == 1:
+            assert "another writer" in err, err
+    expected = concat([base] + [rows for proc, rows in ((first, a), (other, b)) if proc.returncode == 0])
+    assert first.returncode == 0 and other.returncode == 0, "the window did not open: the test proves nothing"
+    assert_same_array(np.load(d), expected)
+    assert d.stat().st_size == npy_header(d)[2] + expected.nbytes, "header and data disagree"
+
+
+# --- hostile shapes --------------------------------------------------------------------------------
+
+
+def _hostile_npy(path, shape, descr="|u1"):
+    text = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape!r}, }}".encode()
+    body = text + b" " * (64 - (10 + len(text) + 1) % 64) + b"\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body)
+    return path
+
+
+@pytest.mark.parametrize("shape", [(0, 2**40, 2**40), (0, 2**62, 4), (0, 2**63 - 1, 2)])
+def test_hostile_row_shape_is_an_error_not_a_crash(rp, tmp, rng, shape):
+    """The checked product of the shape is 0, but one row would be 2**64 bytes or more: every
+    command says so in one line (exit 1) instead of trapping (exit 132). Run from a shell."""
+    h = _hostile_npy(tmp / "h.npy", shape)
+    ok = save(tmp, "ok.npy", make_array("|u1", (2, 3), rng))
+    for args in (["import", h, tmp / "c.rowpack"], ["npy-append", h, ok], ["npy-append", ok, h], ["recover", h],
+                 ["recover", h, "--adopt-trailing-rows"]):
+        cmd = " ".join(f"'{a}'" for a in [rp.binary, *args])
+        res = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True)
+        assert res.returncode == 1, f"{args}: exit {res.returncode}: {res.stderr[:300]}"
+        assert len(res.stderr.strip().splitlines()) == 1 and "overflows" in res.stderr, res.stderr
+
+
+def test_rows_of_zero_bytes_cannot_be_appended(rp, tmp):
+    """A target whose rows hold 0 bytes divided by zero when appending; now it is refused."""
+    z = _hostile_npy(tmp / "z.npy", (3, 0))
+    src = _hostile_npy(tmp / "s.npy", (2, 0))
+    assert_runtime_error(rp("npy-append", z, src), str(z))

@@ -18,6 +18,8 @@ public func fuzzNpyHeader(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
         product = next
     }
     invariant(product == header.dataByteCount, "dataByteCount \(header.dataByteCount) != \(product)")
+    let (rowsBytes, rowsOverflow) = header.rowBytes.multipliedReportingOverflow(by: header.rows)
+    invariant(!rowsOverflow && rowsBytes == header.dataByteCount, "rowBytes \(header.rowBytes) × rows != dataByteCount")
     // numpy's canonical header for the same array parses back to the same array.
     if let canonical = try? NpyHeader.canonical(
         dtype: header.dtype, shape: header.shape, fortranOrder: header.fortranOrder)

@@ -25,16 +25,8 @@ public func fuzzInitialize(
     _ argc: UnsafeMutablePointer<CInt>?,
     _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?
 ) -> CInt {
-    atexit { unlink(Scratch.path) }
+    Scratch.removeAtExit()
     return 0
-}
-
-enum Scratch {
-    /// One file per fuzzing process, on tmpfs when there is one.
-    static let path: String = {
-        let directory = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
-        return "\(directory)/rowpack-fuzz-\(getpid()).rowpack"
-    }()
 }
 
 /// Chunks larger than this are not read here: decoding one allocates it whole (a legitimate
@@ -44,24 +36,8 @@ let maxChunkBytes = 1 << 20
 /// Containers with more raw bytes than this are read only in part.
 let maxReadBytes = 8 << 20
 
-func writeScratch(_ bytes: [UInt8]) -> Bool {
-    unlink(Scratch.path)
-    let fd = open(Scratch.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    return bytes.withUnsafeBytes { raw in
-        var done = 0
-        while done < raw.count {
-            let n = write(fd, raw.baseAddress! + done, raw.count - done)
-            if n <= 0 { return false }
-            done += n
-        }
-        return true
-    }
-}
-
 func checkContainer(_ bytes: [UInt8]) {
-    guard writeScratch(bytes) else { fatalError("cannot write \(Scratch.path)") }
+    guard Scratch.write(bytes) else { fatalError("cannot write \(Scratch.path)") }
     let reader: ContainerReader
     do { reader = try ContainerReader(path: Scratch.path, cacheBytes: 1 << 20) } catch {
         invariant(error is RowpackError, "open threw \(type(of: error)): \(error)")

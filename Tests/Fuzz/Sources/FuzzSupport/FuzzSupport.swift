@@ -1,5 +1,9 @@
 import RowpackFormat
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 // Helpers shared by the harnesses: reading fields out of the fuzzer's bytes, and re-sealing
 // checksums so mutations reach the checks that come after the CRC.
 
@@ -45,4 +49,49 @@ public func reseal(_ bytes: inout [UInt8], from: Int, crcAt: Int) -> Bool {
 /// (a round trip that does not round-trip), never for rejected input.
 public func invariant(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String) {
     if !condition() { fatalError("invariant violated: \(message())") }
+}
+
+/// The one scratch file of a fuzzing process, for harnesses that open files by path: on tmpfs
+/// when there is one. Call ``removeAtExit()`` from `LLVMFuzzerInitialize`.
+public enum Scratch {
+    public static let path: String = {
+        let directory = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
+        return "\(directory)/rowpack-fuzz-\(getpid())"
+    }()
+
+    /// Registers the removal of the scratch file when the fuzzer exits normally.
+    public static func removeAtExit() {
+        atexit { unlink(Scratch.path) }
+    }
+
+    /// Replaces the scratch file with `bytes`; false if it cannot be written.
+    public static func write(_ bytes: [UInt8]) -> Bool {
+        unlink(path)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return bytes.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
+                if n <= 0 { return false }
+                done += n
+            }
+            return true
+        }
+    }
+
+    /// The scratch file's content.
+    public static func read() -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { fatalError("cannot read \(path)") }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            if n <= 0 { return out }
+            out += buffer[0..<n]
+        }
+    }
 }
