@@ -97,6 +97,7 @@ struct SlicePlan {
         self.shape = shape
         self.ranges = ranges
         self.itemSize = itemSize
+        // Cannot overflow: each count is at most its axis, and the whole row's bytes fit (§3.1).
         outputRowBytes = ranges.reduce(itemSize) { $0 * $1.count }
     }
 

@@ -127,7 +127,14 @@ public final class ContainerWriter {
         let level = options.level ?? options.codec.defaultLevel
         // A width of 1 leaves the bytes as they are: such files say filter 0, header and records (§4.2).
         let shuffle = (options.shuffle ?? true) && dtype.shuffleElementSize > 1
-        let rowBytes = rowShape.reduce(dtype.itemSize) { $0.multipliedReportingOverflow(by: max($1, 0)).partialValue }
+        var rowBytes = dtype.itemSize
+        for dimension in rowShape {
+            let (product, overflow) = rowBytes.multipliedReportingOverflow(by: max(dimension, 0))
+            guard !overflow else {
+                throw RowpackError(.invalidArgument, path: path, "rows of dtype \(dtype) and shape \(rowShape) exceed 2^63 bytes")
+            }
+            rowBytes = product
+        }
         guard rowBytes > 0 else {
             throw RowpackError(.invalidArgument, path: path, "rows of dtype \(dtype) and shape \(rowShape) hold 0 bytes; such rows are not supported")
         }

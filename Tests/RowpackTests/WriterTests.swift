@@ -58,6 +58,11 @@ import RowpackFormat
         expectRowpackError(.invalidArgument, "zero rows per chunk") {
             _ = try ContainerWriter.create(at: path, dtype: .float32, rowShape: [], options: testOptions(rowsPerChunk: 0))
         }
+        // 4 × 3 × 2^62 bytes wrap to 0: the row size must be refused as too large, not as empty.
+        let huge = expectRowpackError(.invalidArgument, "row bytes overflowing") {
+            _ = try ContainerWriter.create(at: path, dtype: .float32, rowShape: [3, 1 << 62], options: testOptions(rowsPerChunk: 4))
+        }
+        #expect(huge?.message.contains("exceed 2^63 bytes") == true, "\(String(describing: huge))")
         expectRowpackError(.invalidArgument, "chunk over 2 GiB") {
             _ = try ContainerWriter.create(at: path, dtype: .float64, rowShape: [1 << 20], options: testOptions(rowsPerChunk: 1000))
         }
