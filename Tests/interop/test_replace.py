@@ -52,7 +52,10 @@ KILLS = int(os.environ.get("ROWPACK_REPLACE_KILLS", "40"))  # the long run sets 
 def kill_at_random_moments(rp, rowpack_bin, work, args, old_bytes, target, check_new, seed):
     """Runs `rowpack ARGS` KILLS times, each killed after a random delay within about its run
     time; after each, `target` holds exactly `old_bytes` or a complete new file (`check_new`),
-    and the directory holds only the files it held before. Returns (old kept, new complete)."""
+    and the directory holds only the files it held before — except, for a kill between linking
+    the finished file to its hidden name and renaming it over the target, that hidden name of the
+    killed process, which the next command replacing a file there removes (checked at the end).
+    Returns (old kept, new complete)."""
     before = names(work)
     started = time.monotonic()
     rp.ok(*args)
@@ -66,12 +69,17 @@ def kill_at_random_moments(rp, rowpack_bin, work, args, old_bytes, target, check
         time.sleep(rng.uniform(0, duration * 1.2))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        assert names(work) == before, f"left behind: {set(names(work)) - set(before)}"
+        left = set(names(work)) - set(before)
+        hidden = re.compile(rf"\.rp-{proc.pid}-[0-9a-f]{{8}}\.tmp")
+        assert all(hidden.fullmatch(name) for name in left), f"left behind: {left}"
+        assert set(before) <= set(names(work)), f"lost: {set(before) - set(names(work))}"
         if target.read_bytes() == old_bytes:
             kept += 1
         else:
             check_new()
             complete += 1
+    rp.ok(*args)  # a run that completes removes what killed ones left
+    assert names(work) == before, f"left behind: {set(names(work)) - set(before)}"
     return kept, complete
 
 
