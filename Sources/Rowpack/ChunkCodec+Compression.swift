@@ -84,7 +84,8 @@ extension ChunkEncoding {
             return [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
                 count = ZstdContexts.shared.withCompressor { context in
                     guard planes > 1, let base = input.baseAddress else {
-                        let written = ZSTD_compressCCtx(context, buffer.baseAddress, bound, input.baseAddress, input.count, Int32(level))
+                        let written = ZSTD_compressCCtx(
+                            context, buffer.baseAddress, bound, input.baseAddress, input.count, Int32(level))
                         // Compression into a compressBound-sized buffer cannot fail for valid levels.
                         precondition(ZSTD_isError(written) == 0, "zstd compression failed")
                         return written
@@ -99,7 +100,9 @@ extension ChunkEncoding {
                         var source = ZSTD_inBuffer(
                             src: base + index * plane, size: last ? input.count - index * plane : plane, pos: 0)
                         let status = ZSTD_compressStream2(context, &output, &source, last ? ZSTD_e_end : ZSTD_e_flush)
-                        precondition(ZSTD_isError(status) == 0 && status == 0 && source.pos == source.size, "zstd compression failed")
+                        precondition(
+                            ZSTD_isError(status) == 0 && status == 0 && source.pos == source.size,
+                            "zstd compression failed")
                     }
                     return output.pos
                 }
@@ -128,7 +131,8 @@ extension ChunkRecord {
     /// - Throws: ``FormatError`` naming the chunk.
     func check(payload: UnsafeRawBufferPointer) throws(FormatError) {
         guard payload.count == storedLength else {
-            throw FormatError(.truncated, chunk: chunk, "chunk payload is \(payload.count) bytes, record says \(storedLength)")
+            throw FormatError(
+                .truncated, chunk: chunk, "chunk payload is \(payload.count) bytes, record says \(storedLength)")
         }
         guard PayloadChecksum.compute(payload) == payloadChecksum else {
             throw FormatError(.checksumMismatch, chunk: chunk, "chunk payload checksum mismatch")
@@ -139,7 +143,8 @@ extension ChunkRecord {
         guard payload.count >= 4, payload.prefix(4).elementsEqual(magic),
             ZSTD_findFrameCompressedSize(payload.baseAddress, payload.count) == payload.count
         else {
-            throw FormatError(.invalidValue, chunk: chunk, "zstd payload is not exactly one frame of \(payload.count) bytes")
+            throw FormatError(
+                .invalidValue, chunk: chunk, "zstd payload is not exactly one frame of \(payload.count) bytes")
         }
         // A Dictionary_ID field may be present, but 0: "no dictionary" (RFC 8878 §3.1.1.1.3).
         let dictionary = ZSTD_getDictID_fromFrame(payload.baseAddress, payload.count)
@@ -148,7 +153,8 @@ extension ChunkRecord {
         }
         let declared = ZSTD_getFrameContentSize(payload.baseAddress, payload.count)
         guard declared == ZSTD_CONTENTSIZE_UNKNOWN || declared == UInt64(rawLength) else {
-            throw FormatError(.invalidValue, chunk: chunk, "zstd frame declares \(declared) bytes, record says \(rawLength)")
+            throw FormatError(
+                .invalidValue, chunk: chunk, "zstd frame declares \(declared) bytes, record says \(rawLength)")
         }
     }
 
@@ -157,7 +163,9 @@ extension ChunkRecord {
     /// any other size is an error (a decompression bomb stops at the indexed size).
     ///
     /// - Throws: ``FormatError`` naming the chunk when the codec stream or size is wrong.
-    func decode(checkedPayload payload: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(FormatError) {
+    func decode(checkedPayload payload: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer)
+        throws(FormatError)
+    {
         precondition(output.count == rawLength, "decode buffer must be exactly rawLength")
         guard rawLength > 0 else { return }
         if filter == .shuffle && elementSize > 1 {
@@ -170,19 +178,26 @@ extension ChunkRecord {
         }
     }
 
-    private func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(FormatError) {
+    private func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer)
+        throws(FormatError)
+    {
         switch codec {
         case .none:
-            if rawLength > 0, let base = input.baseAddress { output.baseAddress?.copyMemory(from: base, byteCount: rawLength) }
+            if rawLength > 0, let base = input.baseAddress {
+                output.baseAddress?.copyMemory(from: base, byteCount: rawLength)
+            }
         case .zstd:
             let written = ZstdContexts.shared.withDecompressor { context in
                 ZSTD_decompressDCtx(context, output.baseAddress, output.count, input.baseAddress, input.count)
             }
             if ZSTD_isError(written) != 0 {
-                throw FormatError(.invalidValue, chunk: chunk, "zstd payload does not decode: \(String(cString: ZSTD_getErrorName(written)))")
+                throw FormatError(
+                    .invalidValue, chunk: chunk,
+                    "zstd payload does not decode: \(String(cString: ZSTD_getErrorName(written)))")
             }
             guard written == rawLength else {
-                throw FormatError(.invalidValue, chunk: chunk, "zstd payload decodes to \(written) bytes, record says \(rawLength)")
+                throw FormatError(
+                    .invalidValue, chunk: chunk, "zstd payload decodes to \(written) bytes, record says \(rawLength)")
             }
         case .zlib:
             var length = uLongf(output.count)
@@ -191,7 +206,9 @@ extension ChunkRecord {
                 output.baseAddress?.assumingMemoryBound(to: Bytef.self), &length,
                 input.baseAddress?.assumingMemoryBound(to: Bytef.self), &consumed)
             guard status == Z_OK, Int(length) == rawLength, Int(consumed) == input.count else {
-                throw FormatError(.invalidValue, chunk: chunk, "zlib payload does not decode to \(rawLength) bytes (status \(status))")
+                throw FormatError(
+                    .invalidValue, chunk: chunk, "zlib payload does not decode to \(rawLength) bytes (status \(status))"
+                )
             }
         }
     }

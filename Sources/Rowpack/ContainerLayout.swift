@@ -6,13 +6,18 @@ enum ContainerLayout {
     /// Reads and checks the file header.
     static func readHeader(_ io: FileIO, fileSize: Int) throws -> FileHeader {
         guard fileSize >= FileHeader.prefixBytes else {
-            throw RowpackError(.corrupt, path: io.path, fileSize == 0 ? "file is empty, not a rowpack container" : "file is too short (\(fileSize) bytes) to be a rowpack container")
+            throw RowpackError(
+                .corrupt, path: io.path,
+                fileSize == 0
+                    ? "file is empty, not a rowpack container"
+                    : "file is too short (\(fileSize) bytes) to be a rowpack container")
         }
         let prefix = try io.read(count: FileHeader.prefixBytes, at: 0, what: "the file header")
         let length: Int
         do { length = try FileHeader.length(prefix: prefix) } catch { throw RowpackError(error, path: io.path) }
         guard length <= fileSize else {
-            throw RowpackError(.corrupt, path: io.path, "file header claims \(length) bytes, file has \(fileSize)", offset: 12)
+            throw RowpackError(
+                .corrupt, path: io.path, "file header claims \(length) bytes, file has \(fileSize)", offset: 12)
         }
         let bytes = try io.read(count: length, at: 0, what: "the file header")
         do { return try FileHeader(decoding: bytes) } catch { throw RowpackError(error, path: io.path) }
@@ -24,16 +29,20 @@ enum ContainerLayout {
         let expectedLeaves = trailer.chunks / header.leafCapacity + (trailer.chunks % header.leafCapacity > 0 ? 1 : 0)
         guard trailer.root.length == IndexPage.length(entries: expectedLeaves) else {
             throw RowpackError(
-                .corrupt, path: io.path, "index root of \(trailer.root.length) bytes cannot list the \(expectedLeaves) leaves of \(trailer.chunks) chunks",
+                .corrupt, path: io.path,
+                "index root of \(trailer.root.length) bytes cannot list the \(expectedLeaves) leaves of \(trailer.chunks) chunks",
                 offset: trailer.root.offset)
         }
         let rootBytes = try io.read(count: trailer.root.length, at: trailer.root.offset, what: "the index root")
         let root: IndexPage
-        do { root = try IndexPage(decoding: rootBytes, kind: .root, floor: header.byteCount, limit: trailer.root.offset) } catch {
+        do {
+            root = try IndexPage(decoding: rootBytes, kind: .root, floor: header.byteCount, limit: trailer.root.offset)
+        } catch {
             throw RowpackError(error, path: io.path, base: trailer.root.offset)
         }
         guard CRC32C.checksum(rootBytes.dropLast(4)) == trailer.rootChecksum else {
-            throw RowpackError(.corrupt, path: io.path, "index root checksum does not match its commit", offset: trailer.root.offset)
+            throw RowpackError(
+                .corrupt, path: io.path, "index root checksum does not match its commit", offset: trailer.root.offset)
         }
         return Snapshot(trailer: trailer, leaves: root.entries)
     }
@@ -44,7 +53,9 @@ enum ContainerLayout {
         let first = index * header.leafCapacity
         let expected = min(header.leafCapacity, snapshot.chunks - first)
         guard extent.length == IndexPage.length(entries: expected) else {
-            throw RowpackError(.corrupt, path: io.path, "index leaf \(index) of \(extent.length) bytes cannot list \(expected) chunks", offset: extent.offset)
+            throw RowpackError(
+                .corrupt, path: io.path, "index leaf \(index) of \(extent.length) bytes cannot list \(expected) chunks",
+                offset: extent.offset)
         }
         let bytes = try io.read(count: extent.length, at: extent.offset, what: "index leaf \(index)")
         let page: IndexPage
@@ -52,7 +63,10 @@ enum ContainerLayout {
             throw RowpackError(error, path: io.path, base: extent.offset)
         }
         guard page.first == first, page.entries.count == expected else {
-            throw RowpackError(.corrupt, path: io.path, "index leaf \(index) covers chunks \(page.first)+\(page.entries.count), expected \(first)+\(expected)", offset: extent.offset)
+            throw RowpackError(
+                .corrupt, path: io.path,
+                "index leaf \(index) covers chunks \(page.first)+\(page.entries.count), expected \(first)+\(expected)",
+                offset: extent.offset)
         }
         return page.entries
     }
@@ -88,10 +102,13 @@ extension ContainerLayout {
             var failure: FormatError?
             bytes.withUnsafeBytes { raw in
                 do throws(FormatError) {
-                    try record.decode(checkedPayload: UnsafeRawBufferPointer(rebasing: raw[ChunkRecord.size...]), into: output)
+                    try record.decode(
+                        checkedPayload: UnsafeRawBufferPointer(rebasing: raw[ChunkRecord.size...]), into: output)
                 } catch { failure = error }
             }
-            if let failure { throw ContainerLayout.chunkError(failure, path: path, extent: extent, chunk: record.chunk) }
+            if let failure {
+                throw ContainerLayout.chunkError(failure, path: path, extent: extent, chunk: record.chunk)
+            }
         }
     }
 
@@ -100,17 +117,25 @@ extension ContainerLayout {
     /// checksum and codec framing (§7.3).
     ///
     /// - Throws: ``RowpackError`` naming the chunk and its byte offset.
-    static func loadChunk(_ io: FileIO, header: FileHeader, extent: Extent, chunk: Int, rows: Int) throws -> LoadedChunk {
+    static func loadChunk(_ io: FileIO, header: FileHeader, extent: Extent, chunk: Int, rows: Int) throws -> LoadedChunk
+    {
         let rawLength = rows * header.rowBytes
-        guard extent.length >= ChunkRecord.size, extent.length - ChunkRecord.size <= ChunkRecord.maxStoredLength(rawLength: rawLength) else {
+        guard extent.length >= ChunkRecord.size,
+            extent.length - ChunkRecord.size <= ChunkRecord.maxStoredLength(rawLength: rawLength)
+        else {
             throw RowpackError(
-                .corrupt, path: io.path, "index entry of \(extent.length) bytes does not fit a chunk of \(rawLength) raw bytes",
+                .corrupt, path: io.path,
+                "index entry of \(extent.length) bytes does not fit a chunk of \(rawLength) raw bytes",
                 offset: extent.offset, chunk: chunk)
         }
         let bytes = try io.read(count: extent.length, at: extent.offset, what: "chunk \(chunk)")
         let record: ChunkRecord
-        do { record = try ChunkRecord(decoding: bytes) } catch { throw RowpackError(error, path: io.path, base: extent.offset, chunk: chunk) }
-        guard record.chunk == chunk, record.rows == rows, record.rawLength == rawLength, record.recordLength == extent.length else {
+        do { record = try ChunkRecord(decoding: bytes) } catch {
+            throw RowpackError(error, path: io.path, base: extent.offset, chunk: chunk)
+        }
+        guard record.chunk == chunk, record.rows == rows, record.rawLength == rawLength,
+            record.recordLength == extent.length
+        else {
             throw RowpackError(
                 .corrupt, path: io.path,
                 "chunk record says chunk \(record.chunk) with \(record.rows) rows in \(record.recordLength) bytes, index expects chunk \(chunk) with \(rows) rows in \(extent.length) bytes",
@@ -118,7 +143,9 @@ extension ContainerLayout {
         }
         var failure: FormatError?
         bytes.withUnsafeBytes { raw in
-            do throws(FormatError) { try record.check(payload: UnsafeRawBufferPointer(rebasing: raw[ChunkRecord.size...])) } catch { failure = error }
+            do throws(FormatError) {
+                try record.check(payload: UnsafeRawBufferPointer(rebasing: raw[ChunkRecord.size...]))
+            } catch { failure = error }
         }
         if let failure { throw chunkError(failure, path: io.path, extent: extent, chunk: chunk) }
         return LoadedChunk(record: record, bytes: bytes, extent: extent, path: io.path)
@@ -126,7 +153,8 @@ extension ContainerLayout {
 
     /// Reads, checks and decodes chunk `chunk` into `output` (exactly `rows × rowBytes` bytes).
     static func decodeChunk(
-        _ io: FileIO, header: FileHeader, extent: Extent, chunk: Int, rows: Int, into output: UnsafeMutableRawBufferPointer
+        _ io: FileIO, header: FileHeader, extent: Extent, chunk: Int, rows: Int,
+        into output: UnsafeMutableRawBufferPointer
     ) throws {
         try loadChunk(io, header: header, extent: extent, chunk: chunk, rows: rows).decode(into: output)
     }

@@ -10,13 +10,17 @@ extension ContainerReader {
     ///
     /// - Throws: ``RowpackError`` `.invalidArgument` for rows or slices out of range or a buffer
     ///   of the wrong size, `.corrupt` naming the chunk for a damaged chunk.
-    public func read(rows range: Range<Int>, slicing slices: [Range<Int>], into output: UnsafeMutableRawBufferPointer) throws {
+    public func read(rows range: Range<Int>, slicing slices: [Range<Int>], into output: UnsafeMutableRawBufferPointer)
+        throws
+    {
         let plan = try SlicePlan(shape: header.rowShape, itemSize: header.dtype.itemSize, slices: slices, path: path)
         let snapshot = current
         try check(range, rows: snapshot.rows)
         guard output.count == range.count * plan.outputRowBytes else {
             throw RowpackError(
-                .invalidArgument, path: path, "buffer of \(output.count) bytes does not hold \(range.count) sliced rows of \(plan.outputRowBytes) bytes")
+                .invalidArgument, path: path,
+                "buffer of \(output.count) bytes does not hold \(range.count) sliced rows of \(plan.outputRowBytes) bytes"
+            )
         }
         var row = range.lowerBound
         while row < range.upperBound {
@@ -26,9 +30,12 @@ extension ContainerReader {
             let bytes = try decodedChunk(chunk, in: snapshot)
             bytes.withUnsafeBytes { source in
                 for r in row..<end {
-                    let from = UnsafeRawBufferPointer(rebasing: source[(r - chunkStart) * header.rowBytes..<(r - chunkStart + 1) * header.rowBytes])
+                    let from = UnsafeRawBufferPointer(
+                        rebasing: source[(r - chunkStart) * header.rowBytes..<(r - chunkStart + 1) * header.rowBytes])
                     let to = UnsafeMutableRawBufferPointer(
-                        rebasing: output[(r - range.lowerBound) * plan.outputRowBytes..<(r - range.lowerBound + 1) * plan.outputRowBytes])
+                        rebasing: output[
+                            (r - range.lowerBound) * plan.outputRowBytes..<(r - range.lowerBound + 1)
+                                * plan.outputRowBytes])
                     plan.copy(from, into: to)
                 }
             }
@@ -45,7 +52,8 @@ extension ContainerReader {
     }
 
     /// Rows `range` restricted to `slices` of the trailing axes, as typed values in C order.
-    public func read<T: RowElement>(rows range: Range<Int>, slicing slices: [Range<Int>], as type: T.Type) throws -> [T] {
+    public func read<T: RowElement>(rows range: Range<Int>, slicing slices: [Range<Int>], as type: T.Type) throws -> [T]
+    {
         try checkType(T.self)
         let bytes = try read(rows: range, slicing: slices)
         return bytes.withUnsafeBytes { Array($0.bindMemory(to: T.self)) }
@@ -58,7 +66,8 @@ extension ContainerReader {
         to path: String, rows range: Range<Int>, slicing slices: [Range<Int>], overwrite: Bool = false,
         durability: Durability = .durable
     ) throws {
-        let plan = try SlicePlan(shape: header.rowShape, itemSize: header.dtype.itemSize, slices: slices, path: self.path)
+        let plan = try SlicePlan(
+            shape: header.rowShape, itemSize: header.dtype.itemSize, slices: slices, path: self.path)
         try check(range, rows: rowCount)
         let rowsPerBlock = max(1, Self.exportBlockBytes / max(1, header.rowBytes))
         let staged = try newFile(at: path, overwrite: overwrite, durability: durability)
@@ -90,7 +99,9 @@ struct SlicePlan {
         for (axis, dim) in shape.enumerated() {
             let slice = axis < slices.count ? slices[axis] : 0..<dim
             guard slice.lowerBound >= 0, slice.upperBound <= dim else {
-                throw RowpackError(.invalidArgument, path: path, "slice \(slice.lowerBound)..<\(slice.upperBound) of axis \(axis + 1) is outside 0..<\(dim)")
+                throw RowpackError(
+                    .invalidArgument, path: path,
+                    "slice \(slice.lowerBound)..<\(slice.upperBound) of axis \(axis + 1) is outside 0..<\(dim)")
             }
             ranges.append(slice)
         }
@@ -110,7 +121,9 @@ struct SlicePlan {
         guard outputRowBytes > 0 else { return }
         // Element strides of the full row, in C order.
         var strides = [Int](repeating: 1, count: shape.count)
-        for axis in stride(from: shape.count - 2, through: 0, by: -1) { strides[axis] = strides[axis + 1] * shape[axis + 1] }
+        for axis in stride(from: shape.count - 2, through: 0, by: -1) {
+            strides[axis] = strides[axis + 1] * shape[axis + 1]
+        }
         let run = last.count * itemSize
         var index = ranges.map(\.lowerBound)
         var written = 0

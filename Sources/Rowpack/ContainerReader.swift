@@ -83,7 +83,10 @@ public final class ContainerReader: Sendable {
     @discardableResult
     public func refresh() throws -> Bool {
         guard try io.isStillAtPath() else {
-            throw RowpackError(.replaced, path: path, "the file was replaced or removed since this reader opened it; reopen it to read what the path names now")
+            throw RowpackError(
+                .replaced, path: path,
+                "the file was replaced or removed since this reader opened it; reopen it to read what the path names now"
+            )
         }
         let size = try io.size()
         let (held, search) = state.withLock { $0 }
@@ -118,7 +121,9 @@ public final class ContainerReader: Sendable {
         try check(range, rows: snapshot.rows)
         let rowBytes = header.rowBytes
         guard output.count == range.count * rowBytes else {
-            throw RowpackError(.invalidArgument, path: path, "buffer of \(output.count) bytes does not hold \(range.count) rows of \(rowBytes) bytes")
+            throw RowpackError(
+                .invalidArgument, path: path,
+                "buffer of \(output.count) bytes does not hold \(range.count) rows of \(rowBytes) bytes")
         }
         guard !range.isEmpty else { return }
         let firstChunk = range.lowerBound / header.rowsPerChunk
@@ -133,7 +138,9 @@ public final class ContainerReader: Sendable {
             }
             if let failure = failures.withLock({ $0 }) { throw failure }
         } else {
-            for chunk in firstChunk...lastChunk { try copy(chunk: chunk, of: range, in: snapshot, to: target, direct: false) }
+            for chunk in firstChunk...lastChunk {
+                try copy(chunk: chunk, of: range, in: snapshot, to: target, direct: false)
+            }
             readAhead(after: range, in: snapshot)
         }
     }
@@ -171,7 +178,9 @@ public final class ContainerReader: Sendable {
     /// Copies the rows of `range` that live in `chunk` to their place in `output`. With
     /// `direct`, a chunk wholly inside the range is decoded straight into `output`, bypassing
     /// the cache (large reads would only flush it).
-    private func copy(chunk: Int, of range: Range<Int>, in snapshot: Snapshot, to output: DisjointWrites, direct: Bool) throws {
+    private func copy(chunk: Int, of range: Range<Int>, in snapshot: Snapshot, to output: DisjointWrites, direct: Bool)
+        throws
+    {
         let perChunk = header.rowsPerChunk
         let rowBytes = header.rowBytes
         let chunkStart = chunk * perChunk
@@ -182,11 +191,14 @@ public final class ContainerReader: Sendable {
             rebasing: output.buffer[(lower - range.lowerBound) * rowBytes..<(upper - range.lowerBound) * rowBytes])
         if direct && lower == chunkStart && upper == chunkStart + chunkRows {
             try ContainerLayout.decodeChunk(
-                io, header: header, extent: try extent(of: chunk, in: snapshot), chunk: chunk, rows: chunkRows, into: target)
+                io, header: header, extent: try extent(of: chunk, in: snapshot), chunk: chunk, rows: chunkRows,
+                into: target)
         } else {
             let bytes = try decodedChunk(chunk, in: snapshot)
             bytes.withUnsafeBytes { source in
-                target.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[(lower - chunkStart) * rowBytes..<(upper - chunkStart) * rowBytes]))
+                target.copyMemory(
+                    from: UnsafeRawBufferPointer(
+                        rebasing: source[(lower - chunkStart) * rowBytes..<(upper - chunkStart) * rowBytes]))
             }
         }
     }
@@ -232,7 +244,9 @@ public final class ContainerReader: Sendable {
         let snapshot = current
         let rowBytes = header.rowBytes
         guard output.count == indices.count * rowBytes else {
-            throw RowpackError(.invalidArgument, path: path, "buffer of \(output.count) bytes does not hold \(indices.count) rows of \(rowBytes) bytes")
+            throw RowpackError(
+                .invalidArgument, path: path,
+                "buffer of \(output.count) bytes does not hold \(indices.count) rows of \(rowBytes) bytes")
         }
         for index in indices { try check(row: index, rows: snapshot.rows) }
         let order = indices.indices.sorted { indices[$0] < indices[$1] }
@@ -279,7 +293,10 @@ public final class ContainerReader: Sendable {
                 continue
             }
             if let previous {
-                do { try ContainerLayout.checkLeavesInOrder(previous, (leaf, entries), path: path, chunk: leaf * header.leafCapacity) } catch {
+                do {
+                    try ContainerLayout.checkLeavesInOrder(
+                        previous, (leaf, entries), path: path, chunk: leaf * header.leafCapacity)
+                } catch {
                     problems.append(RowpackError.wrapping(error, path: path))
                 }
             }
@@ -288,12 +305,14 @@ public final class ContainerReader: Sendable {
                 let chunk = leaf * header.leafCapacity + slot
                 let rows = min(header.rowsPerChunk, snapshot.rows - chunk * header.rowsPerChunk)
                 do {
-                    let loaded = try ContainerLayout.loadChunk(io, header: header, extent: extent, chunk: chunk, rows: rows)
+                    let loaded = try ContainerLayout.loadChunk(
+                        io, header: header, extent: extent, chunk: chunk, rows: rows)
                     if buffer.count < loaded.record.rawLength {
                         buffer.deallocate()
                         buffer = .allocate(byteCount: loaded.record.rawLength, alignment: 64)
                     }
-                    try loaded.decode(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<loaded.record.rawLength]))
+                    try loaded.decode(
+                        into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<loaded.record.rawLength]))
                 } catch { problems.append(RowpackError.wrapping(error, path: path)) }
                 progress(chunk + 1, snapshot.chunks)
             }
@@ -325,7 +344,9 @@ public final class ContainerReader: Sendable {
         let slot = chunk - leaf * header.leafCapacity
         if let entries = leafCache.withLock({ $0[key] }) { return entries[slot] }
         let entries: [Extent]
-        do { entries = try ContainerLayout.readLeaf(io, header: header, snapshot: snapshot, index: leaf) } catch var error as RowpackError {
+        do { entries = try ContainerLayout.readLeaf(io, header: header, snapshot: snapshot, index: leaf) } catch var
+            error as RowpackError
+        {
             error.chunk = error.chunk ?? chunk
             throw error
         }
@@ -352,14 +373,17 @@ public final class ContainerReader: Sendable {
     /// it must list.
     private func leafKey(_ index: Int, in snapshot: Snapshot) -> LeafKey {
         let first = index * header.leafCapacity
-        return LeafKey(extent: snapshot.leaves[index], index: index, chunks: min(header.leafCapacity, snapshot.chunks - first))
+        return LeafKey(
+            extent: snapshot.leaves[index], index: index, chunks: min(header.leafCapacity, snapshot.chunks - first))
     }
 
     /// Throws unless `range` lies in `0..<rows`. Every public entry point taking rows checks
     /// them before computing anything from them (`range.count` of `Int.min..<Int.max` traps).
     func check(_ range: Range<Int>, rows: Int) throws {
         guard range.lowerBound >= 0, range.upperBound <= rows else {
-            throw RowpackError(.invalidArgument, path: path, "rows \(range.lowerBound)..<\(range.upperBound) are out of range (the container has \(rows) rows)")
+            throw RowpackError(
+                .invalidArgument, path: path,
+                "rows \(range.lowerBound)..<\(range.upperBound) are out of range (the container has \(rows) rows)")
         }
     }
 
@@ -373,7 +397,8 @@ public final class ContainerReader: Sendable {
 
     func checkType<T: RowElement>(_: T.Type) throws {
         guard T.dtype == header.dtype else {
-            throw RowpackError(.mismatch, path: path, "dtype mismatch: the container holds \(header.dtype), requested \(T.dtype)")
+            throw RowpackError(
+                .mismatch, path: path, "dtype mismatch: the container holds \(header.dtype), requested \(T.dtype)")
         }
     }
 
@@ -386,7 +411,9 @@ public final class ContainerReader: Sendable {
     /// a damaged file claiming huge rows fails instead of claiming memory.
     func outputBytes(rows: Int, rowBytes: Int, firstRow: Int) throws -> Int {
         let (bytes, overflow) = rows.multipliedReportingOverflow(by: rowBytes)
-        guard !overflow, rows >= 0 else { throw RowpackError(.invalidArgument, path: path, "\(rows) rows are too many to hold in memory") }
+        guard !overflow, rows >= 0 else {
+            throw RowpackError(.invalidArgument, path: path, "\(rows) rows are too many to hold in memory")
+        }
         let snapshot = current
         if bytes >= Self.checkedOutputBytes, firstRow >= 0, firstRow < snapshot.rows {
             try checkRecord(holding: firstRow, in: snapshot)

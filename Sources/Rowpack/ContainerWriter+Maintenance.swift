@@ -26,12 +26,16 @@ extension ContainerWriter {
         try io.lockForWriting()
         let size = try io.size()
         let (_, snapshot, damage) = try cutTail(io, size: size, discardDamaged: discardDamaged)
-        return Recovery(rows: snapshot.rows, commit: snapshot.trailer.sequence, bytesDropped: size - snapshot.trailer.committedLength, discarded: damage)
+        return Recovery(
+            rows: snapshot.rows, commit: snapshot.trailer.sequence,
+            bytesDropped: size - snapshot.trailer.committedLength, discarded: damage)
     }
 
     /// Finds the newest valid commit of the locked file `io` and cuts off what follows it (`Spec/FORMAT.md`
     /// §8.6), refusing when that would cut a damaged commit and `discardDamaged` is false.
-    static func cutTail(_ io: FileIO, size: Int, discardDamaged: Bool) throws -> (header: FileHeader, snapshot: Snapshot, damage: DamagedCommit?) {
+    static func cutTail(_ io: FileIO, size: Int, discardDamaged: Bool) throws -> (
+        header: FileHeader, snapshot: Snapshot, damage: DamagedCommit?
+    ) {
         let header = try ContainerLayout.readHeader(io, fileSize: size)
         let (snapshot, search) = try CommitSearch.newest(io, header: header, fileSize: size)
         if let damage = search.damage, !discardDamaged {
@@ -63,9 +67,12 @@ extension ContainerReader {
     ///   - overwrite: replace an existing file at `path`.
     /// - Throws: ``RowpackError`` from reading the source or writing the copy; as
     ///   ``ContainerWriter/create(at:dtype:rowShape:options:overwrite:)`` for the destination.
-    public func compact(to path: String, options: WriterOptions, overwrite: Bool = false, progress: Progress = { _, _ in }) throws {
+    public func compact(
+        to path: String, options: WriterOptions, overwrite: Bool = false, progress: Progress = { _, _ in }
+    ) throws {
         let writer = try ContainerWriter.staged(
-            at: path, dtype: header.dtype, rowShape: header.rowShape, options: options, overwrite: overwrite, sources: [io],
+            at: path, dtype: header.dtype, rowShape: header.rowShape, options: options, overwrite: overwrite,
+            sources: [io],
             inPlace: overwrite)
         try refresh()  // a commit made before the lock was taken must not be lost when compacting in place
         if let damage = damagedCommit, try io.isFile(at: path) {

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 public import RowpackFormat
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Appends rows to a container: the only type that writes one.
 ///
@@ -71,9 +72,11 @@ public final class ContainerWriter {
         self.header = header
         self.durability = options.durability
         self.autoCommitChunks = options.autoCommitChunks
-        self.maxChunksInFlight = max(1, options.maxChunksInFlight ?? max(2, (8 << 20) / (header.rowsPerChunk * header.rowBytes)))
+        self.maxChunksInFlight = max(
+            1, options.maxChunksInFlight ?? max(2, (8 << 20) / (header.rowsPerChunk * header.rowBytes)))
         self.encoding = ChunkEncoding(
-            codec: header.codec, level: header.level, filter: header.filter, elementSize: header.dtype.shuffleElementSize)
+            codec: header.codec, level: header.level, filter: header.filter,
+            elementSize: header.dtype.shuffleElementSize)
         self.chunkBytes = header.rowsPerChunk * header.rowBytes
         self.committed = snapshot
         self.rowCount = snapshot.rows
@@ -105,7 +108,8 @@ public final class ContainerWriter {
     ///   is not a regular file or is a symbolic link, or the options are out of range; `.locked`
     ///   if a writer holds the file being replaced; `.io` if a system call fails.
     public static func create(
-        at path: String, dtype: DType, rowShape: [Int], options: WriterOptions = WriterOptions(), overwrite: Bool = false
+        at path: String, dtype: DType, rowShape: [Int], options: WriterOptions = WriterOptions(),
+        overwrite: Bool = false
     ) throws -> ContainerWriter {
         let writer = try staged(at: path, dtype: dtype, rowShape: rowShape, options: options, overwrite: overwrite)
         try writer.publish()
@@ -131,14 +135,19 @@ public final class ContainerWriter {
         for dimension in rowShape {
             let (product, overflow) = rowBytes.multipliedReportingOverflow(by: max(dimension, 0))
             guard !overflow else {
-                throw RowpackError(.invalidArgument, path: path, "rows of dtype \(dtype) and shape \(rowShape) exceed 2^63 bytes")
+                throw RowpackError(
+                    .invalidArgument, path: path, "rows of dtype \(dtype) and shape \(rowShape) exceed 2^63 bytes")
             }
             rowBytes = product
         }
         guard rowBytes > 0 else {
-            throw RowpackError(.invalidArgument, path: path, "rows of dtype \(dtype) and shape \(rowShape) hold 0 bytes; such rows are not supported")
+            throw RowpackError(
+                .invalidArgument, path: path,
+                "rows of dtype \(dtype) and shape \(rowShape) hold 0 bytes; such rows are not supported")
         }
-        let rowsPerChunk = options.rowsPerChunk ?? max(1, min(options.targetChunkBytes / rowBytes, FormatLimits.maxChunkBytes / rowBytes))
+        let rowsPerChunk =
+            options.rowsPerChunk
+            ?? max(1, min(options.targetChunkBytes / rowBytes, FormatLimits.maxChunkBytes / rowBytes))
         var uuid = [UInt8](repeating: 0, count: 16)
         var generator = SystemRandomNumberGenerator()
         for i in uuid.indices { uuid[i] = generator.next() }
@@ -200,7 +209,8 @@ public final class ContainerWriter {
         let (header, snapshot, _) = try cutTail(io, size: size, discardDamaged: options.discardDamagedCommit)
         var entries: [Extent] = []
         if !snapshot.leaves.isEmpty {
-            entries = try ContainerLayout.readLeaf(io, header: header, snapshot: snapshot, index: snapshot.leaves.count - 1)
+            entries = try ContainerLayout.readLeaf(
+                io, header: header, snapshot: snapshot, index: snapshot.leaves.count - 1)
         }
         let writer = ContainerWriter(io: io, header: header, snapshot: snapshot, options: options, leafEntries: entries)
         let tailRows = snapshot.rows % header.rowsPerChunk
@@ -211,7 +221,10 @@ public final class ContainerWriter {
             writer.reserveBuffer(tailRows * header.rowBytes)
             var failure: (any Error)?
             writer.buffer.withUnsafeMutableBytes { raw in
-                do { try loaded.decode(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<tailRows * header.rowBytes])) } catch {
+                do {
+                    try loaded.decode(
+                        into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<tailRows * header.rowBytes]))
+                } catch {
                     failure = error
                 }
             }
@@ -233,7 +246,8 @@ public final class ContainerWriter {
         try checkUsable()
         let rowBytes = header.rowBytes
         guard rows.count % rowBytes == 0 else {
-            throw RowpackError(.mismatch, path: path, "\(rows.count) bytes are not a whole number of \(rowBytes)-byte rows")
+            throw RowpackError(
+                .mismatch, path: path, "\(rows.count) bytes are not a whole number of \(rowBytes)-byte rows")
         }
         guard let source = rows.baseAddress, !rows.isEmpty else { return }
         var copied = 0
@@ -242,7 +256,9 @@ public final class ContainerWriter {
             let count = min(room, rows.count - copied)
             let at = bufferedRows * rowBytes
             if buffer.count < at + count { reserveBuffer(at + count) }
-            buffer.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: at).copyMemory(from: source + copied, byteCount: count) }
+            buffer.withUnsafeMutableBytes {
+                $0.baseAddress!.advanced(by: at).copyMemory(from: source + copied, byteCount: count)
+            }
             copied += count
             bufferedRows += count / rowBytes
             rowCount += count / rowBytes
@@ -267,7 +283,8 @@ public final class ContainerWriter {
     ///   or the count is not a whole number of rows.
     public func append<T: RowElement>(_ values: [T]) throws {
         guard T.dtype == header.dtype else {
-            throw RowpackError(.mismatch, path: path, "dtype mismatch: the container holds \(header.dtype), the rows are \(T.dtype)")
+            throw RowpackError(
+                .mismatch, path: path, "dtype mismatch: the container holds \(header.dtype), the rows are \(T.dtype)")
         }
         var failure: (any Error)?
         values.withUnsafeBytes { raw in
@@ -412,11 +429,14 @@ public final class ContainerWriter {
     private func writeCommit(chunks: Int) throws {
         let capacity = header.leafCapacity
         // The previous root and trailer are no longer reachable from the new commit.
-        var deadBytes = committed.trailer.deadBytes + supersededBytes + committed.trailer.root.length + CommitTrailer.size
+        var deadBytes =
+            committed.trailer.deadBytes + supersededBytes + committed.trailer.root.length + CommitTrailer.size
         let firstLeaf = min(firstDirtyChunk, chunks) / capacity
         let leafCount = (chunks + capacity - 1) / capacity
         guard leafCount <= Int(UInt32.max) else {
-            throw RowpackError(.invalidArgument, path: path, "\(chunks) chunks need more index leaves than a root can list (\(UInt32.max))")
+            throw RowpackError(
+                .invalidArgument, path: path,
+                "\(chunks) chunks need more index leaves than a root can list (\(UInt32.max))")
         }
         for leaf in firstLeaf..<leafCount {
             let first = leaf * capacity

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 internal import CRowpackKernels
 import Synchronization
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// An open file with positional, loop-until-done I/O and the few system calls the container
 /// needs. `pread`/`pwrite` are safe from many threads at once, so one handle is shared by every
@@ -58,9 +59,13 @@ final class FileIO: Sendable {
         try open(path, mode: .readWrite, options: [])
     }
 
-    private static func open(_ path: String, mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions) throws -> FileIO {
+    private static func open(_ path: String, mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions)
+        throws -> FileIO
+    {
         do {
-            let fd = try FileDescriptor.open(FilePath(path), mode, options: options.union(.closeOnExec), permissions: [.ownerReadWrite, .groupRead, .otherRead])
+            let fd = try FileDescriptor.open(
+                FilePath(path), mode, options: options.union(.closeOnExec),
+                permissions: [.ownerReadWrite, .groupRead, .otherRead])
             return FileIO(adopting: fd, path: path)
         } catch {
             throw RowpackError(.io, path: path, "cannot open: \(error)", errno: (error as? Errno)?.rawValue)
@@ -103,13 +108,17 @@ final class FileIO: Sendable {
         while done < buffer.count {
             let n: Int
             do {
-                n = try descriptor.read(fromAbsoluteOffset: Int64(offset + done), into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]))
+                n = try descriptor.read(
+                    fromAbsoluteOffset: Int64(offset + done),
+                    into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]))
             } catch {
                 throw ioError("reading \(what())", error, offset: offset + done)
             }
             bytesRead.add(n, ordering: .relaxed)
             guard n > 0 else {
-                throw RowpackError(.corrupt, path: path, "file ends inside \(what()): need \(buffer.count) bytes, got \(done)", offset: offset + done)
+                throw RowpackError(
+                    .corrupt, path: path, "file ends inside \(what()): need \(buffer.count) bytes, got \(done)",
+                    offset: offset + done)
             }
             done += n
         }
@@ -196,7 +205,8 @@ final class FileIO: Sendable {
             opened.st_dev == named.st_dev, opened.st_ino == named.st_ino
         else {
             unlock()
-            throw RowpackError(.locked, path: path, "the file was replaced by another process while being opened; try again")
+            throw RowpackError(
+                .locked, path: path, "the file was replaced by another process while being opened; try again")
         }
     }
 

@@ -36,7 +36,8 @@ public final class NpyAppendFile {
         var file = try NpyFile.lockedForWriting(path)
         try file.requireRows()
         guard file.rowBytes > 0 else {
-            throw RowpackError(.mismatch, path: path, "rows of shape \(file.header.rowShape) hold 0 bytes: nothing can be appended")
+            throw RowpackError(
+                .mismatch, path: path, "rows of shape \(file.header.rowShape) hold 0 bytes: nothing can be appended")
         }
         guard file.trailingBytes == 0 else {
             throw RowpackError(
@@ -50,7 +51,8 @@ public final class NpyAppendFile {
             guard rewriteHeader else {
                 throw RowpackError(
                     .invalidArgument, path: path,
-                    "the .npy header has no room to grow (written by numpy < 1.24 or another tool); allow rewriting it with a canonical header (--rewrite-header)")
+                    "the .npy header has no room to grow (written by numpy < 1.24 or another tool); allow rewriting it with a canonical header (--rewrite-header)"
+                )
             }
             file = try Self.rewriteCanonical(file, shape: file.header.shape, durability: durability)
         }
@@ -108,7 +110,8 @@ public final class NpyAppendFile {
         do {
             try fill { block in
                 guard block.count % rowBytes == 0 else {
-                    throw RowpackError(.mismatch, path: path, "\(block.count) bytes are not a whole number of \(rowBytes)-byte rows")
+                    throw RowpackError(
+                        .mismatch, path: path, "\(block.count) bytes are not a whole number of \(rowBytes)-byte rows")
                 }
                 try file.io.write(block, at: end)
                 end += block.count

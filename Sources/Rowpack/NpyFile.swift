@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 public import RowpackFormat
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A `.npy` file opened to read its rows: the parsed header and positional reads of its data.
 ///
@@ -51,10 +52,13 @@ public struct NpyFile: Sendable {
         let length: Int
         do { length = try NpyHeader.headerLength(prefix: prefix) } catch { throw RowpackError(error, path: path) }
         guard length <= size else {
-            throw RowpackError(.corrupt, path: path, ".npy header claims \(length) bytes, the file has \(size)", offset: 8)
+            throw RowpackError(
+                .corrupt, path: path, ".npy header claims \(length) bytes, the file has \(size)", offset: 8)
         }
         let header: NpyHeader
-        do { header = try NpyHeader(parsing: try io.read(count: length, at: 0, what: "the .npy header")) } catch let error as FormatError {
+        do { header = try NpyHeader(parsing: try io.read(count: length, at: 0, what: "the .npy header")) } catch let
+            error as FormatError
+        {
             throw RowpackError(error, path: path)
         }
         guard header.dataByteCount <= size - header.dataOffset else {
@@ -82,7 +86,8 @@ public struct NpyFile: Sendable {
         guard !(header.fortranOrder && header.shape.count > 1) else {
             throw RowpackError(
                 .mismatch, path: path,
-                "Fortran-order arrays are not supported (rows are not contiguous); re-save it with np.save(path, np.ascontiguousarray(a))")
+                "Fortran-order arrays are not supported (rows are not contiguous); re-save it with np.save(path, np.ascontiguousarray(a))"
+            )
         }
     }
 
@@ -91,11 +96,13 @@ public struct NpyFile: Sendable {
     public func requireRows(like dtype: DType, rowShape: [Int], of target: String) throws {
         try requireRows()
         guard header.dtype == dtype else {
-            throw RowpackError(.mismatch, path: path, "dtype mismatch: the file holds \(header.dtype), \(target) holds \(dtype)")
+            throw RowpackError(
+                .mismatch, path: path, "dtype mismatch: the file holds \(header.dtype), \(target) holds \(dtype)")
         }
         guard header.rowShape == rowShape else {
             throw RowpackError(
-                .mismatch, path: path, "row shape mismatch: the file's rows are \(header.rowShape), \(target) holds rows of \(rowShape)")
+                .mismatch, path: path,
+                "row shape mismatch: the file's rows are \(header.rowShape), \(target) holds rows of \(rowShape)")
         }
     }
 
@@ -128,11 +135,14 @@ public struct NpyFile: Sendable {
             let rowBytes = shape.dropFirst().reduce(dtype.itemSize, *)
             var final = shape
             final[0] = rowBytes > 0 ? (at - npyHeader.count) / rowBytes : 0
-            do { try file.io.write(try NpyHeader(parsing: npyHeader).withShape(final), at: 0) } catch let error as FormatError {
+            do { try file.io.write(try NpyHeader(parsing: npyHeader).withShape(final), at: 0) } catch let error
+                as FormatError
+            {
                 throw RowpackError(error, path: file.destination)
             }
         } else if at != npyHeader.count + dataBytes {
-            throw RowpackError(.io, path: file.destination, "wrote \(at - npyHeader.count) data bytes, expected \(dataBytes)")
+            throw RowpackError(
+                .io, path: file.destination, "wrote \(at - npyHeader.count) data bytes, expected \(dataBytes)")
         }
         try file.publish()
     }
@@ -146,7 +156,9 @@ public struct NpyFile: Sendable {
     /// buffer: memory stays bounded whatever the file size. `rows` (the header's rows by
     /// default) may include rows past those the header claims, which the caller has checked
     /// are in the file.
-    func forEachBlock(rows: Int? = nil, blockBytes: Int = 8 << 20, _ body: (UnsafeRawBufferPointer, Range<Int>) throws -> Void) throws {
+    func forEachBlock(
+        rows: Int? = nil, blockBytes: Int = 8 << 20, _ body: (UnsafeRawBufferPointer, Range<Int>) throws -> Void
+    ) throws {
         let total = rows ?? header.rows
         let rowBytes = max(1, self.rowBytes)
         // No more rows than the file holds: its header's claims were checked against its size.

@@ -47,7 +47,9 @@ public struct RowpackError: Error, Sendable, CustomStringConvertible {
     public var errno: Int32?
 
     /// Creates an error.
-    public init(_ code: Code, path: String, _ message: String, offset: Int? = nil, chunk: Int? = nil, errno: Int32? = nil) {
+    public init(
+        _ code: Code, path: String, _ message: String, offset: Int? = nil, chunk: Int? = nil, errno: Int32? = nil
+    ) {
         self.code = code
         self.path = path
         self.message = message

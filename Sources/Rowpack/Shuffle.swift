@@ -9,7 +9,8 @@ enum Shuffle {
         transpose(source, into: destination, width: width, forward: true)
     }
 
-    static func unshuffle(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer, width: Int) {
+    static func unshuffle(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer, width: Int)
+    {
         transpose(source, into: destination, width: width, forward: false)
     }
 
@@ -73,7 +74,9 @@ enum Shuffle {
             let plane = d + j * count
             let shift = j * 8
             for i in 0..<count {
-                plane[i] = UInt8(truncatingIfNeeded: input.loadUnaligned(fromByteOffset: i * width, as: T.self).littleEndian >> shift)
+                plane[i] = UInt8(
+                    truncatingIfNeeded: input.loadUnaligned(fromByteOffset: i * width, as: T.self).littleEndian >> shift
+                )
             }
         }
     }
@@ -89,7 +92,9 @@ enum Shuffle {
         switch width {
         case 2:
             let (p0, p1) = (s, s + count)
-            for i in 0..<count { out.storeBytes(of: (T(p0[i]) | T(p1[i]) << 8).littleEndian, toByteOffset: i * width, as: T.self) }
+            for i in 0..<count {
+                out.storeBytes(of: (T(p0[i]) | T(p1[i]) << 8).littleEndian, toByteOffset: i * width, as: T.self)
+            }
         case 4:
             let (p0, p1, p2, p3) = (s, s + count, s + 2 * count, s + 3 * count)
             for i in 0..<count {
@@ -101,7 +106,9 @@ enum Shuffle {
             let (p4, p5, p6, p7) = (s + 4 * count, s + 5 * count, s + 6 * count, s + 7 * count)
             for i in 0..<count {
                 let low = T(p0[i]) | T(p1[i]) << 8 | T(p2[i]) << 16 | T(p3[i]) << 24
-                out.storeBytes(of: (low | T(p4[i]) << 32 | T(p5[i]) << 40 | T(p6[i]) << 48 | T(p7[i]) << 56).littleEndian, toByteOffset: i * width, as: T.self)
+                out.storeBytes(
+                    of: (low | T(p4[i]) << 32 | T(p5[i]) << 40 | T(p6[i]) << 48 | T(p7[i]) << 56).littleEndian,
+                    toByteOffset: i * width, as: T.self)
             }
         }
     }

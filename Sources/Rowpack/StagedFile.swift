@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A new file built aside and then published at its destination in one step: the destination
 /// holds what it held before, or the complete new file, never a partial one.
@@ -193,7 +194,8 @@ final class StagedFile {
             let code = errno
             if fd >= 0 { close(fd) }
             throw RowpackError(
-                .io, path: destination, "the file is in place, but syncing its directory \(directory) failed (\(String(cString: strerror(code)))); it may not survive a crash",
+                .io, path: destination,
+                "the file is in place, but syncing its directory \(directory) failed (\(String(cString: strerror(code)))); it may not survive a crash",
                 errno: code)
         }
         close(fd)

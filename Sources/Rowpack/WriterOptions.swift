@@ -44,7 +44,8 @@ public struct WriterOptions: Sendable {
     /// Default options: zstd-1, shuffle for multi-byte elements, 64 KiB chunks, durable commits.
     public init(
         rowsPerChunk: Int? = nil, targetChunkBytes: Int = 64 * 1024, codec: ChunkCodec = .zstd, level: Int? = nil,
-        shuffle: Bool? = nil, durability: Durability = .durable, autoCommitChunks: Int? = nil, maxChunksInFlight: Int? = nil,
+        shuffle: Bool? = nil, durability: Durability = .durable, autoCommitChunks: Int? = nil,
+        maxChunksInFlight: Int? = nil,
         discardDamagedCommit: Bool = false
     ) {
         self.rowsPerChunk = rowsPerChunk

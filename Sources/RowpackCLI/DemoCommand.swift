@@ -38,10 +38,13 @@ struct Demo: ParsableCommand {
         var stream = SampleSensor()
         let channels = stream.channels
         let rowBytes = channels * 4
-        try say("Rowpack demo: \(rows) rows of float32 × \(channels) (a simulated \(channels)-channel sensor), \(formatBytes(rows * rowBytes)) raw")
+        try say(
+            "Rowpack demo: \(rows) rows of float32 × \(channels) (a simulated \(channels)-channel sensor), \(formatBytes(rows * rowBytes)) raw"
+        )
 
         // Append one row at a time, as a logging program would.
-        let writer = try ContainerWriter.create(at: containerPath, dtype: .float32, rowShape: [channels], overwrite: true)
+        let writer = try ContainerWriter.create(
+            at: containerPath, dtype: .float32, rowShape: [channels], overwrite: true)
         var row = [Float](repeating: 0, count: channels)
         var appendSeconds = 0.0
         for index in 0..<rows {
@@ -54,16 +57,22 @@ struct Demo: ParsableCommand {
         let closeStart = DispatchTime.now()
         try writer.close()
         appendSeconds += seconds(since: closeStart)
-        try say(String(format: "  append  %d rows one at a time, commit every %d: %.2f s, %.2f M rows/s (%.0f MB/s)",
-                   rows, commitEvery, appendSeconds, Double(rows) / appendSeconds / 1e6, Double(rows * rowBytes) / appendSeconds / 1e6))
+        try say(
+            String(
+                format: "  append  %d rows one at a time, commit every %d: %.2f s, %.2f M rows/s (%.0f MB/s)",
+                rows, commitEvery, appendSeconds, Double(rows) / appendSeconds / 1e6,
+                Double(rows * rowBytes) / appendSeconds / 1e6))
 
         let reader = try ContainerReader(path: containerPath, cacheBytes: 16 << 20)
         let commit = reader.commit
         let stored = commit.committedLength - commit.deadBytes
-        try say(String(format: "  stored  %@ (ratio %.2f), %llu commits, %@ level %d%@, %d rows per chunk",
-                   formatBytes(stored), Double(rows * rowBytes) / Double(stored), commit.sequence,
-                   reader.header.codec.description, reader.header.level, reader.header.shufflesByDefault ? " + shuffle" : "",
-                   reader.header.rowsPerChunk))
+        try say(
+            String(
+                format: "  stored  %@ (ratio %.2f), %llu commits, %@ level %d%@, %d rows per chunk",
+                formatBytes(stored), Double(rows * rowBytes) / Double(stored), commit.sequence,
+                reader.header.codec.description, reader.header.level,
+                reader.header.shufflesByDefault ? " + shuffle" : "",
+                reader.header.rowsPerChunk))
 
         // Random single rows and 100-row slices, checked against a regenerated source.
         var generator = SplitMix64(seed: 7)
@@ -75,11 +84,14 @@ struct Demo: ParsableCommand {
             let values = try reader.row(index, as: Float.self)
             latencies.append(seconds(since: start))
             guard values == Array(reference[index * channels..<(index + 1) * channels]) else {
-                throw RowpackError(.corrupt, path: containerPath, "row \(index) read back differs from what was appended")
+                throw RowpackError(
+                    .corrupt, path: containerPath, "row \(index) read back differs from what was appended")
             }
         }
-        try say(String(format: "  rows    10000 random single rows: p50 %.1f µs, p99 %.1f µs (16 MiB cache, started cold)",
-                   percentile(latencies, 0.5) * 1e6, percentile(latencies, 0.99) * 1e6))
+        try say(
+            String(
+                format: "  rows    10000 random single rows: p50 %.1f µs, p99 %.1f µs (16 MiB cache, started cold)",
+                percentile(latencies, 0.5) * 1e6, percentile(latencies, 0.99) * 1e6))
         latencies.removeAll()
         let slice = min(100, rows)
         for _ in 0..<1_000 {
@@ -91,8 +103,10 @@ struct Demo: ParsableCommand {
                 throw RowpackError(.corrupt, path: containerPath, "rows \(first)..<\(first + slice) read back differ")
             }
         }
-        try say(String(format: "  slices  1000 random %d-row slices: p50 %.1f µs, p99 %.1f µs",
-                   slice, percentile(latencies, 0.5) * 1e6, percentile(latencies, 0.99) * 1e6))
+        try say(
+            String(
+                format: "  slices  1000 random %d-row slices: p50 %.1f µs, p99 %.1f µs",
+                slice, percentile(latencies, 0.5) * 1e6, percentile(latencies, 0.99) * 1e6))
 
         // Export to .npy and compare with the source, byte for byte.
         let exportStart = DispatchTime.now()
@@ -100,20 +114,27 @@ struct Demo: ParsableCommand {
         let exportSeconds = seconds(since: exportStart)
         let npy = try NpyFile(path: npyPath)
         guard npy.header.shape == [rows, channels], npy.header.dtype == .float32, npy.header.hasCanonicalLength else {
-            throw RowpackError(.corrupt, path: npyPath, "exported header is \(npy.header.shape) \(npy.header.dtype), expected [\(rows), \(channels)] <f4")
+            throw RowpackError(
+                .corrupt, path: npyPath,
+                "exported header is \(npy.header.shape) \(npy.header.dtype), expected [\(rows), \(channels)] <f4")
         }
         let data = try Data(contentsOf: URL(fileURLWithPath: npyPath)).dropFirst(npy.header.dataOffset)
         let equal = reference.withUnsafeBytes { source in data.elementsEqual(source) }
         guard equal else { throw RowpackError(.corrupt, path: npyPath, "exported data differs from the source") }
-        try say(String(format: "  export  %@ .npy in %.2f s (%.0f MB/s); canonical numpy header, data equal to the source",
-                   formatBytes(rows * rowBytes + npy.header.dataOffset), exportSeconds, Double(rows * rowBytes) / exportSeconds / 1e6))
+        try say(
+            String(
+                format: "  export  %@ .npy in %.2f s (%.0f MB/s); canonical numpy header, data equal to the source",
+                formatBytes(rows * rowBytes + npy.header.dataOffset), exportSeconds,
+                Double(rows * rowBytes) / exportSeconds / 1e6))
 
         let problems = reader.verify()
         guard problems.isEmpty else { throw problems[0] }
         try say("  verify  all \(reader.chunkCount) chunks intact")
         if dir != nil {
             try say("  files   \(containerPath), \(npyPath)")
-            try say("          python3 -c \"import numpy as np; a = np.load('\(npyPath)', mmap_mode='r'); print(a.shape, a.dtype)\"")
+            try say(
+                "          python3 -c \"import numpy as np; a = np.load('\(npyPath)', mmap_mode='r'); print(a.shape, a.dtype)\""
+            )
         }
     }
 

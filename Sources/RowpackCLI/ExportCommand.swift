@@ -29,7 +29,9 @@ struct Export: ParsableCommand {
     @Flag(help: "Append to an existing .npy instead of creating one.")
     var append = false
 
-    @Flag(name: .customLong("rewrite-header"), help: "With --append: rewrite a header without growth room as numpy's canonical header.")
+    @Flag(
+        name: .customLong("rewrite-header"),
+        help: "With --append: rewrite a header without growth room as numpy's canonical header.")
     var rewriteHeader = false
 
     @Flag(name: .long, help: "Replace the destination if it exists (a regular file no writer holds).")
@@ -38,14 +40,18 @@ struct Export: ParsableCommand {
     @OptionGroup var progress: ProgressOptions
 
     func validate() throws {
-        if force && append { throw ValidationError("--force replaces a file and --append adds to one: give one of them.") }
+        if force && append {
+            throw ValidationError("--force replaces a file and --append adds to one: give one of them.")
+        }
     }
 
     func run() throws {
         let reader = try openReader(container, cacheBytes: 16 << 20)
         let range = try rows?.resolved(in: reader, path: container) ?? 0..<reader.rowCount
         let bar = progress.bar("export", unitBytes: reader.header.rowBytes)
-        let count = try reader.export(to: destination, rows: range, append: append, rewriteHeader: rewriteHeader, overwrite: force, progress: bar.update)
+        let count = try reader.export(
+            to: destination, rows: range, append: append, rewriteHeader: rewriteHeader, overwrite: force,
+            progress: bar.update)
         if !progress.quiet { note("exported \(count) rows to \(destination)") }
     }
 }
@@ -71,7 +77,8 @@ struct NpyAppend: ParsableCommand {
     @Argument(help: "The .npy files whose rows to append, in order.")
     var sources: [String]
 
-    @Flag(name: .customLong("rewrite-header"), help: "Rewrite a header without growth room as numpy's canonical header.")
+    @Flag(
+        name: .customLong("rewrite-header"), help: "Rewrite a header without growth room as numpy's canonical header.")
     var rewriteHeader = false
 
     @OptionGroup var progress: ProgressOptions

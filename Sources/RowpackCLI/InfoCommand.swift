@@ -43,25 +43,30 @@ struct Info: ParsableCommand {
         let reader = try openReader(container, cacheBytes: 0)
         let header = reader.header
         let commit = reader.commit
-        let fileBytes = (try? FileManager.default.attributesOfItem(atPath: container)[.size] as? Int) ?? commit.committedLength
+        let fileBytes =
+            (try? FileManager.default.attributesOfItem(atPath: container)[.size] as? Int) ?? commit.committedLength
         let raw = reader.rowCount * header.rowBytes
         let stored = commit.committedLength - commit.deadBytes
         let report = Report(
-            path: container, rows: reader.rowCount, dtype: header.dtype.description, descr: header.dtype.descr, row_shape: header.rowShape,
+            path: container, rows: reader.rowCount, dtype: header.dtype.description, descr: header.dtype.descr,
+            row_shape: header.rowShape,
             row_bytes: header.rowBytes, rows_per_chunk: header.rowsPerChunk, chunks: reader.chunkCount,
             codec: header.codec.description, level: header.level, shuffle: header.shufflesByDefault,
             commits: commit.sequence, file_bytes: fileBytes, committed_bytes: commit.committedLength, raw_bytes: raw,
             dead_bytes: commit.deadBytes, ratio: stored > 0 ? Double(raw) / Double(stored) : 0,
             format_version: "\(FormatVersion.major).\(header.minorVersion)",
-            uuid: header.uuid.map { String(format: "%02x", $0) }.joined(), damaged_commit: reader.damagedCommit?.description)
+            uuid: header.uuid.map { String(format: "%02x", $0) }.joined(),
+            damaged_commit: reader.damagedCommit?.description)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             try say(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
-        let shape = "(\(([reader.rowCount] + header.rowShape).map(String.init).joined(separator: ", "))\(header.rowShape.isEmpty ? "," : ""))"
-        try say("""
+        let shape =
+            "(\(([reader.rowCount] + header.rowShape).map(String.init).joined(separator: ", "))\(header.rowShape.isEmpty ? "," : ""))"
+        try say(
+            """
             \(container)
               array       \(header.dtype) \(shape), \(formatBytes(header.rowBytes)) per row
               chunks      \(reader.chunkCount) of \(header.rowsPerChunk) rows (\(formatBytes(header.rowsPerChunk * header.rowBytes)) raw each)

@@ -184,5 +184,7 @@ func openReader(_ path: String, cacheBytes: Int) throws -> ContainerReader {
 /// One line on stderr when `reader`'s file has a damaged commit newer than the one it holds.
 func warnIfDamaged(_ reader: ContainerReader) {
     guard let damage = reader.damagedCommit else { return }
-    note("warning: \(reader.path): \(damage); using commit \(reader.commit.sequence) (\(reader.rowCount) rows) instead (`rowpack recover --discard-damaged` drops the damaged one)")
+    note(
+        "warning: \(reader.path): \(damage); using commit \(reader.commit.sequence) (\(reader.rowCount) rows) instead (`rowpack recover --discard-damaged` drops the damaged one)"
+    )
 }

@@ -24,7 +24,9 @@ struct Verify: ParsableCommand {
         let reader = try ContainerReader(path: container, cacheBytes: 0)
         let bar = progress.bar("verify", unitBytes: reader.header.rowsPerChunk * reader.header.rowBytes)
         if let damage = reader.damagedCommit {
-            note("damaged: \(container): \(damage); checking the newest intact commit, \(reader.commit.sequence) (\(reader.rowCount) rows)")
+            note(
+                "damaged: \(container): \(damage); checking the newest intact commit, \(reader.commit.sequence) (\(reader.rowCount) rows)"
+            )
         }
         let problems = reader.verify(progress: bar.update)
         for problem in problems { note("damaged: \(problem)") }
@@ -32,7 +34,9 @@ struct Verify: ParsableCommand {
         guard count == 0 else {
             throw RowpackError(.corrupt, path: container, "\(count) damaged structure\(count == 1 ? "" : "s") found")
         }
-        try say("\(container): ok, \(reader.rowCount) rows in \(reader.chunkCount) chunks, commit \(reader.commit.sequence)")
+        try say(
+            "\(container): ok, \(reader.rowCount) rows in \(reader.chunkCount) chunks, commit \(reader.commit.sequence)"
+        )
     }
 }
 
@@ -58,7 +62,9 @@ struct Recover: ParsableCommand {
     @Argument(help: "The container or .npy file.")
     var file: String
 
-    @Flag(name: .customLong("discard-damaged"), help: "Also cut a damaged newest commit (refused otherwise) and keep the newest intact one.")
+    @Flag(
+        name: .customLong("discard-damaged"),
+        help: "Also cut a damaged newest commit (refused otherwise) and keep the newest intact one.")
     var discardDamaged = false
 
     @Flag(
@@ -76,9 +82,13 @@ struct Recover: ParsableCommand {
             if recovery.rowsAfter == recovery.rowsBefore && recovery.bytesDropped == 0 {
                 try say("\(file): nothing to recover (\(recovery.rowsAfter) rows)")
             } else if recovery.rowsAfter == recovery.rowsBefore {
-                try say("\(file): cut \(recovery.bytesDropped) bytes after the \(recovery.rowsAfter) rows its header claims (never acknowledged; --adopt-trailing-rows would keep them as rows, unverified)")
+                try say(
+                    "\(file): cut \(recovery.bytesDropped) bytes after the \(recovery.rowsAfter) rows its header claims (never acknowledged; --adopt-trailing-rows would keep them as rows, unverified)"
+                )
             } else {
-                try say("\(file): adopted \(recovery.rowsAfter - recovery.rowsBefore) unverified trailing rows: the header now claims \(recovery.rowsAfter) rows (was \(recovery.rowsBefore)); dropped \(recovery.bytesDropped) bytes of a partial row")
+                try say(
+                    "\(file): adopted \(recovery.rowsAfter - recovery.rowsBefore) unverified trailing rows: the header now claims \(recovery.rowsAfter) rows (was \(recovery.rowsBefore)); dropped \(recovery.bytesDropped) bytes of a partial row"
+                )
             }
         } else {
             guard !adoptTrailingRows else {
@@ -86,11 +96,15 @@ struct Recover: ParsableCommand {
             }
             let recovery = try ContainerWriter.recover(at: file, discardDamaged: discardDamaged)
             if let damage = recovery.discarded {
-                try say("\(file): discarded \(damage); dropped \(recovery.bytesDropped) bytes; back at commit \(recovery.commit) with \(recovery.rows) rows")
+                try say(
+                    "\(file): discarded \(damage); dropped \(recovery.bytesDropped) bytes; back at commit \(recovery.commit) with \(recovery.rows) rows"
+                )
             } else if recovery.bytesDropped == 0 {
                 try say("\(file): nothing to recover (commit \(recovery.commit), \(recovery.rows) rows)")
             } else {
-                try say("\(file): dropped \(recovery.bytesDropped) uncommitted bytes; back at commit \(recovery.commit) with \(recovery.rows) rows")
+                try say(
+                    "\(file): dropped \(recovery.bytesDropped) uncommitted bytes; back at commit \(recovery.commit) with \(recovery.rows) rows"
+                )
             }
         }
     }
@@ -108,7 +122,9 @@ func isNpy(_ path: String) throws -> Bool {
     defer { close(descriptor) }
     var prefix = [UInt8](repeating: 0, count: npyMagic.count)
     var count: Int
-    repeat { count = prefix.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) } } while count < 0 && errno == EINTR
+    repeat {
+        count = prefix.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+    } while count < 0 && errno == EINTR
     guard count >= 0 else { throw failure("read") }
     return count == npyMagic.count && prefix == npyMagic
 }
@@ -144,9 +160,13 @@ struct Compact: ParsableCommand {
         let reader = try openReader(source, cacheBytes: 0)
         try storage.validateLevel(defaultCodec: reader.header.codec)
         let bar = progress.bar("compact", unitBytes: reader.header.rowBytes)
-        try reader.compact(to: destination, options: storage.writerOptions(base: reader.header), overwrite: force, progress: bar.update)
+        try reader.compact(
+            to: destination, options: storage.writerOptions(base: reader.header), overwrite: force, progress: bar.update
+        )
         if !progress.quiet {
-            note("wrote \(reader.rowCount) rows to \(destination) (dropped \(formatBytes(reader.commit.deadBytes)) of dead space)")
+            note(
+                "wrote \(reader.rowCount) rows to \(destination) (dropped \(formatBytes(reader.commit.deadBytes)) of dead space)"
+            )
         }
     }
 }

@@ -102,10 +102,13 @@ public struct ChunkRecord: Hashable, Sendable {
         level = Int(try reader.read(Int32.self))
         payloadChecksum = try reader.read(UInt32.self)
         guard storedLength >= Self.minStoredLength(rawLength: rawLength, codec: codec) else {
-            throw FormatError(.outOfRange, at: 24, "stored length \(storedLength) is too short to hold \(rawLength) raw bytes in \(codec)")
+            throw FormatError(
+                .outOfRange, at: 24,
+                "stored length \(storedLength) is too short to hold \(rawLength) raw bytes in \(codec)")
         }
         guard storedLength <= Self.maxStoredLength(rawLength: rawLength) else {
-            throw FormatError(.outOfRange, at: 24, "stored length \(storedLength) exceeds the bound for \(rawLength) raw bytes")
+            throw FormatError(
+                .outOfRange, at: 24, "stored length \(storedLength) exceeds the bound for \(rawLength) raw bytes")
         }
         if codec == .none, rawLength != storedLength {
             throw FormatError(.invalidValue, at: 24, "uncompressed chunk stores \(storedLength) bytes for \(rawLength)")

@@ -95,24 +95,30 @@ public struct CommitTrailer: Hashable, Sendable {
             rootChecksum = try reader.read(UInt32.self)
             let flags = try reader.read(UInt32.self)
             guard flags == 0 else {
-                throw FormatError(.unsupportedVersion, at: 108, "commit requires unknown features (flags 0x\(String(flags, radix: 16)))")
+                throw FormatError(
+                    .unsupportedVersion, at: 108,
+                    "commit requires unknown features (flags 0x\(String(flags, radix: 16)))")
             }
             root = Extent(offset: rootOffset, length: rootLength)
         } catch {
             throw error.shifted(by: offset)
         }
         guard committedLength == offset.addingReportingOverflow(Self.size).partialValue else {
-            throw FormatError(.misplaced, at: offset + 64, "committed length \(committedLength) does not end at this trailer")
+            throw FormatError(
+                .misplaced, at: offset + 64, "committed length \(committedLength) does not end at this trailer")
         }
         guard uuid == header.uuid else {
             throw FormatError(.misplaced, at: offset + 80, "commit trailer belongs to another file (UUID mismatch)")
         }
         let (fullChunks, remainder) = rows.quotientAndRemainder(dividingBy: header.rowsPerChunk)
         guard chunks == fullChunks + (remainder > 0 ? 1 : 0) else {
-            throw FormatError(.invalidValue, at: offset + 32, "\(chunks) chunks cannot hold \(rows) rows of \(header.rowsPerChunk) per chunk")
+            throw FormatError(
+                .invalidValue, at: offset + 32,
+                "\(chunks) chunks cannot hold \(rows) rows of \(header.rowsPerChunk) per chunk")
         }
         guard rows.multipliedReportingOverflow(by: header.rowBytes).overflow == false else {
-            throw FormatError(.outOfRange, at: offset + 24, "\(rows) rows of \(header.rowBytes) bytes exceed 2^63 bytes")
+            throw FormatError(
+                .outOfRange, at: offset + 24, "\(rows) rows of \(header.rowBytes) bytes exceed 2^63 bytes")
         }
         guard root.offset >= header.byteCount, rangeFits(start: root.offset, length: root.length, within: offset),
             root.length >= IndexPage.length(entries: 0), previousTrailer < offset, deadBytes <= offset
@@ -120,7 +126,9 @@ public struct CommitTrailer: Hashable, Sendable {
             throw FormatError(.outOfRange, at: offset + 40, "commit trailer points outside the committed bytes")
         }
         guard root.length == offset - root.offset else {
-            throw FormatError(.invalidValue, at: offset + 40, "index root \(root.offset)+\(root.length) does not end where its trailer starts")
+            throw FormatError(
+                .invalidValue, at: offset + 40,
+                "index root \(root.offset)+\(root.length) does not end where its trailer starts")
         }
     }
 

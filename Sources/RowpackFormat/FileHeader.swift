@@ -57,14 +57,19 @@ public struct FileHeader: Hashable, Sendable {
             rowBytes = try checkedProduct(rowBytes, dim, "row size of shape \(rowShape)")
         }
         guard rowsPerChunk >= 1, rowsPerChunk <= FormatLimits.maxRowsPerChunk else {
-            throw FormatError(.outOfRange, "rows per chunk \(rowsPerChunk) must be in 1...\(FormatLimits.maxRowsPerChunk)")
+            throw FormatError(
+                .outOfRange, "rows per chunk \(rowsPerChunk) must be in 1...\(FormatLimits.maxRowsPerChunk)")
         }
         guard rowBytes > 0 else {
-            throw FormatError(.outOfRange, "rows of dtype \(dtype) and shape \(rowShape) hold 0 bytes; rows must hold at least one byte")
+            throw FormatError(
+                .outOfRange,
+                "rows of dtype \(dtype) and shape \(rowShape) hold 0 bytes; rows must hold at least one byte")
         }
         let chunkBytes = try checkedProduct(rowsPerChunk, rowBytes, "chunk size")
         guard chunkBytes <= FormatLimits.maxChunkBytes else {
-            throw FormatError(.outOfRange, "a chunk of \(rowsPerChunk) rows × \(rowBytes) bytes exceeds \(FormatLimits.maxChunkBytes) bytes")
+            throw FormatError(
+                .outOfRange,
+                "a chunk of \(rowsPerChunk) rows × \(rowBytes) bytes exceeds \(FormatLimits.maxChunkBytes) bytes")
         }
         guard codec.levels.contains(level) else {
             throw FormatError(.outOfRange, "level \(level) is not valid for \(codec) (\(codec.levels))")
@@ -99,7 +104,9 @@ public struct FileHeader: Hashable, Sendable {
         }
         let major = try reader.read(UInt16.self)
         guard major == FormatVersion.major else {
-            throw FormatError(.unsupportedVersion, at: 8, "format version \(major).x is not supported (this reader reads \(FormatVersion.major).x)")
+            throw FormatError(
+                .unsupportedVersion, at: 8,
+                "format version \(major).x is not supported (this reader reads \(FormatVersion.major).x)")
         }
         _ = try reader.read(UInt16.self)
         let length = Int(try reader.read(UInt32.self))
@@ -117,7 +124,8 @@ public struct FileHeader: Hashable, Sendable {
         guard bytes.count >= length else {
             throw FormatError(.truncated, at: bytes.count, "header needs \(length) bytes, file has \(bytes.count)")
         }
-        let stored = UInt32(bytes[length - 4]) | UInt32(bytes[length - 3]) << 8
+        let stored =
+            UInt32(bytes[length - 4]) | UInt32(bytes[length - 3]) << 8
             | UInt32(bytes[length - 2]) << 16 | UInt32(bytes[length - 1]) << 24
         guard CRC32C.checksum(bytes[0..<length - 4]) == stored else {
             throw FormatError(.checksumMismatch, at: length - 4, "header checksum mismatch")
@@ -127,16 +135,20 @@ public struct FileHeader: Hashable, Sendable {
         _ = try reader.read(UInt32.self)
         let required = try reader.read(UInt32.self)
         guard required == 0 else {
-            throw FormatError(.unsupportedVersion, at: 16, "header requires unknown features (flags 0x\(String(required, radix: 16)))")
+            throw FormatError(
+                .unsupportedVersion, at: 16, "header requires unknown features (flags 0x\(String(required, radix: 16)))"
+            )
         }
         _ = try reader.read(UInt32.self)  // optional flags: none defined, ignored
         // An unknown codec or filter belongs to a newer minor version: unsupported, not corrupt,
         // and checked before any other field (§3.1 step 7, §11). `length` ≥ 84 holds both bytes.
         guard let codec = ChunkCodec(rawValue: bytes[64]) else {
-            throw FormatError(.unsupportedVersion, at: 64, "unknown default codec \(bytes[64]) (written by a newer version)")
+            throw FormatError(
+                .unsupportedVersion, at: 64, "unknown default codec \(bytes[64]) (written by a newer version)")
         }
         guard let filter = ChunkFilter(rawValue: bytes[65]) else {
-            throw FormatError(.unsupportedVersion, at: 65, "unknown default filter \(bytes[65]) (written by a newer version)")
+            throw FormatError(
+                .unsupportedVersion, at: 65, "unknown default filter \(bytes[65]) (written by a newer version)")
         }
         let uuid = Array(try reader.readBytes(16))
         let rowsPerChunk = try reader.readCount("rows per chunk", limit: FormatLimits.maxRowsPerChunk)
@@ -160,7 +172,8 @@ public struct FileHeader: Hashable, Sendable {
         let dtype: DType
         do { dtype = try DType(descr: descr) } catch { throw error.shifted(by: descrAt) }
         guard dtype.itemSize == itemSize else {
-            throw FormatError(.invalidValue, at: 56, "item size \(itemSize) does not match dtype \(dtype) (\(dtype.itemSize))")
+            throw FormatError(
+                .invalidValue, at: 56, "item size \(itemSize) does not match dtype \(dtype) (\(dtype.itemSize))")
         }
         do {
             try self.init(
@@ -170,7 +183,8 @@ public struct FileHeader: Hashable, Sendable {
             throw FormatError(error.code, at: 40, error.detail)
         }
         guard self.rowBytes == rowBytes else {
-            throw FormatError(.invalidValue, at: 48, "row bytes \(rowBytes) do not match dtype and row shape (\(self.rowBytes))")
+            throw FormatError(
+                .invalidValue, at: 48, "row bytes \(rowBytes) do not match dtype and row shape (\(self.rowBytes))")
         }
         byteCount = length
     }

@@ -59,8 +59,11 @@ public struct FormatError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         var text = detail
-        if let chunk { text += " (chunk \(chunk)" + (offset.map { ", byte \($0))" } ?? ")") }
-        else if let offset { text += " (at byte \(offset))" }
+        if let chunk {
+            text += " (chunk \(chunk)" + (offset.map { ", byte \($0))" } ?? ")")
+        } else if let offset {
+            text += " (at byte \(offset))"
+        }
         return text
     }
 }

@@ -67,16 +67,20 @@ public struct IndexPage: Hashable, Sendable {
         }
         let count = Int(try reader.read(UInt32.self))
         guard bytes.count == Self.length(entries: count) else {
-            throw FormatError(.outOfRange, at: 4, "index \(kind) page of \(bytes.count) bytes cannot hold \(count) entries")
+            throw FormatError(
+                .outOfRange, at: 4, "index \(kind) page of \(bytes.count) bytes cannot hold \(count) entries")
         }
-        let stored = UInt32(bytes[bytes.count - 4]) | UInt32(bytes[bytes.count - 3]) << 8
+        let stored =
+            UInt32(bytes[bytes.count - 4]) | UInt32(bytes[bytes.count - 3]) << 8
             | UInt32(bytes[bytes.count - 2]) << 16 | UInt32(bytes[bytes.count - 1]) << 24
         guard CRC32C.checksum(bytes[0..<bytes.count - 4]) == stored else {
             throw FormatError(.checksumMismatch, at: bytes.count - 4, "index \(kind) page checksum mismatch")
         }
         self.kind = kind
         first = try reader.readCount("first chunk")
-        guard kind == .leaf || first == 0 else { throw FormatError(.invalidValue, at: 8, "index root must start at 0, says \(first)") }
+        guard kind == .leaf || first == 0 else {
+            throw FormatError(.invalidValue, at: 8, "index root must start at 0, says \(first)")
+        }
         entries = []
         entries.reserveCapacity(count)
         for _ in 0..<count {
@@ -84,12 +88,15 @@ public struct IndexPage: Hashable, Sendable {
             let offset = try reader.readCount("entry offset")
             let length = try reader.readCount("entry length")
             guard offset >= floor, rangeFits(start: offset, length: length, within: limit), length > 0 else {
-                throw FormatError(.outOfRange, at: at, "index entry \(offset)+\(length) lies outside the committed bytes (\(limit))")
+                throw FormatError(
+                    .outOfRange, at: at, "index entry \(offset)+\(length) lies outside the committed bytes (\(limit))")
             }
             // Records and leaves are appended in order, so entries are increasing and disjoint;
             // anything else (one record listed twice, say) is corruption.
             if let previous = entries.last, offset < previous.end {
-                throw FormatError(.invalidValue, at: at, "index entry at \(offset) overlaps or precedes the previous entry (ends at \(previous.end))")
+                throw FormatError(
+                    .invalidValue, at: at,
+                    "index entry at \(offset) overlaps or precedes the previous entry (ends at \(previous.end))")
             }
             entries.append(Extent(offset: offset, length: length))
         }

@@ -50,7 +50,8 @@ public struct NpyHeaderUpdate: Sendable {
         let after = try NpyHeader(parsing: new)
         guard old.count == before.dataOffset, new.count == after.dataOffset, old.count == new.count else {
             throw FormatError(
-                .invalidNpyHeader, "a header is rewritten in place at the same length: \(old.count) → \(new.count) bytes")
+                .invalidNpyHeader,
+                "a header is rewritten in place at the same length: \(old.count) → \(new.count) bytes")
         }
         let size = Self.sectorSize
         let changed = stride(from: 0, to: old.count, by: size).map { $0 / size }.filter { sector in

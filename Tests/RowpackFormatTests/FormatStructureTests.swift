@@ -1,6 +1,5 @@
-import Testing
-
 import RowpackFormat
+import Testing
 
 // The pure byte structures of `Spec/FORMAT.md`: checksums, encode/decode round trips (with
 // 64-bit offsets and counts), and tables of malformed input that must throw `FormatError`,
@@ -109,8 +108,11 @@ private func makeHeader(
         ("[('x', '<f4'), ('y', '<i8')]", [4, 4]), ("'|V7'", [1]), ("'<m8[25s]'", [2]),
     ])
     func roundTrip(descr: String, rowShape: [Int]) throws {
-        for (codec, level, filter) in [(ChunkCodec.zstd, -7, ChunkFilter.shuffle), (.zlib, 9, .none), (.none, 0, .none)] {
-            let header = try makeHeader(descr: descr, rowShape: rowShape, rowsPerChunk: 12345, codec: codec, level: level, filter: filter)
+        for (codec, level, filter) in [
+            (ChunkCodec.zstd, -7, ChunkFilter.shuffle), (.zlib, 9, .none), (.none, 0, .none),
+        ] {
+            let header = try makeHeader(
+                descr: descr, rowShape: rowShape, rowsPerChunk: 12345, codec: codec, level: level, filter: filter)
             let bytes = header.encoded()
             #expect(bytes.count % 8 == 0)
             #expect(Array(bytes[0..<8]) == FileHeader.magic)
@@ -127,7 +129,8 @@ private func makeHeader(
     @Test func largestValues() throws {
         let header = try makeHeader(descr: "'|u1'", rowShape: [], rowsPerChunk: FormatLimits.maxChunkBytes)
         #expect(try FileHeader(decoding: header.encoded()) == header)
-        let rank = try makeHeader(descr: "'|u1'", rowShape: [Int](repeating: 1, count: FormatLimits.maxRowRank), rowsPerChunk: 1)
+        let rank = try makeHeader(
+            descr: "'|u1'", rowShape: [Int](repeating: 1, count: FormatLimits.maxRowRank), rowsPerChunk: 1)
         #expect(try FileHeader(decoding: rank.encoded()) == rank)
     }
 
@@ -141,10 +144,13 @@ private func makeHeader(
         #expect(throws: FormatError.self) { try makeHeader(codec: .zlib, level: 10) }
         #expect(throws: FormatError.self) { try makeHeader(codec: .none, level: 1) }
         #expect(throws: FormatError.self) {
-            try FileHeader(uuid: [1, 2], dtype: .float32, rowShape: [], rowsPerChunk: 1, codec: .none, level: 0, filter: .none)
+            try FileHeader(
+                uuid: [1, 2], dtype: .float32, rowShape: [], rowsPerChunk: 1, codec: .none, level: 0, filter: .none)
         }
         #expect(throws: FormatError.self) {
-            try FileHeader(uuid: uuid, dtype: .float32, rowShape: [], rowsPerChunk: 1, codec: .none, level: 0, filter: .none, leafCapacity: 0)
+            try FileHeader(
+                uuid: uuid, dtype: .float32, rowShape: [], rowsPerChunk: 1, codec: .none, level: 0, filter: .none,
+                leafCapacity: 0)
         }
     }
 
@@ -154,7 +160,9 @@ private func makeHeader(
             #expect(throws: FormatError.self, "length \(length)") { try FileHeader(decoding: Array(bytes[0..<length])) }
         }
         for length in 0..<FileHeader.prefixBytes {
-            #expect(throws: FormatError.self, "prefix \(length)") { try FileHeader.length(prefix: Array(bytes[0..<length])) }
+            #expect(throws: FormatError.self, "prefix \(length)") {
+                try FileHeader.length(prefix: Array(bytes[0..<length]))
+            }
         }
     }
 
@@ -225,7 +233,8 @@ private func makeHeader(
         #expect(error?.code == .unsupportedVersion)
         // A newer minor version is read.
         let bumped = try FileHeader(
-            uuid: uuid, dtype: .float32, rowShape: [], rowsPerChunk: 1, codec: .none, level: 0, filter: .none, minorVersion: 7)
+            uuid: uuid, dtype: .float32, rowShape: [], rowsPerChunk: 1, codec: .none, level: 0, filter: .none,
+            minorVersion: 7)
         #expect(try FileHeader(decoding: bumped.encoded()).minorVersion == 7)
     }
 }
@@ -235,15 +244,24 @@ private func makeHeader(
 @Suite struct ChunkRecordTests {
     static let sample = ChunkRecord(
         chunk: 5_000_000_000, rows: Int(UInt32.max), rawLength: FormatLimits.maxChunkBytes,
-        storedLength: ChunkRecord.maxStoredLength(rawLength: FormatLimits.maxChunkBytes), codec: .zstd, level: -131072, filter: .shuffle, elementSize: 65535,
+        storedLength: ChunkRecord.maxStoredLength(rawLength: FormatLimits.maxChunkBytes), codec: .zstd, level: -131072,
+        filter: .shuffle, elementSize: 65535,
         payloadChecksum: 0xDEAD_BEEF)
 
     @Test(arguments: [
         sample,
-        ChunkRecord(chunk: 0, rows: 0, rawLength: 0, storedLength: 0, codec: .none, level: 0, filter: .none, elementSize: 1, payloadChecksum: 0),
-        ChunkRecord(chunk: 1 << 40, rows: 7, rawLength: 84, storedLength: 84, codec: .none, level: 0, filter: .shuffle, elementSize: 12, payloadChecksum: 1),
-        ChunkRecord(chunk: 3, rows: 1000, rawLength: 4000, storedLength: 17, codec: .zlib, level: 9, filter: .none, elementSize: 1, payloadChecksum: 0xFFFF_FFFF),
-        ChunkRecord(chunk: Int.max, rows: 1, rawLength: 8, storedLength: 30, codec: .zstd, level: 22, filter: .shuffle, elementSize: 8, payloadChecksum: 2),
+        ChunkRecord(
+            chunk: 0, rows: 0, rawLength: 0, storedLength: 0, codec: .none, level: 0, filter: .none, elementSize: 1,
+            payloadChecksum: 0),
+        ChunkRecord(
+            chunk: 1 << 40, rows: 7, rawLength: 84, storedLength: 84, codec: .none, level: 0, filter: .shuffle,
+            elementSize: 12, payloadChecksum: 1),
+        ChunkRecord(
+            chunk: 3, rows: 1000, rawLength: 4000, storedLength: 17, codec: .zlib, level: 9, filter: .none,
+            elementSize: 1, payloadChecksum: 0xFFFF_FFFF),
+        ChunkRecord(
+            chunk: Int.max, rows: 1, rawLength: 8, storedLength: 30, codec: .zstd, level: 22, filter: .shuffle,
+            elementSize: 8, payloadChecksum: 2),
     ])
     func roundTrip(record: ChunkRecord) throws {
         let bytes = record.encoded()
@@ -256,7 +274,9 @@ private func makeHeader(
     @Test func malformedInputThrows() throws {
         let bytes = Self.sample.encoded()
         for length in 0..<ChunkRecord.size {
-            #expect(throws: FormatError.self, "length \(length)") { try ChunkRecord(decoding: Array(bytes[0..<length])) }
+            #expect(throws: FormatError.self, "length \(length)") {
+                try ChunkRecord(decoding: Array(bytes[0..<length]))
+            }
         }
         for offset in bytes.indices {
             for mask: UInt8 in [0x01, 0x40] {
@@ -274,9 +294,17 @@ private func makeHeader(
             ("raw length UInt64.max", sealed(patch(bytes, at: 16, UInt64.max))),
             ("raw length over the limit", sealed(patch(bytes, at: 16, UInt64(FormatLimits.maxChunkBytes + 1)))),
             ("stored length UInt64.max", sealed(patch(bytes, at: 24, UInt64.max))),
-            ("stored length over the limit", sealed(patch(bytes, at: 24, UInt64(ChunkRecord.maxStoredLength(rawLength: FormatLimits.maxChunkBytes) + 1)))),
+            (
+                "stored length over the limit",
+                sealed(
+                    patch(bytes, at: 24, UInt64(ChunkRecord.maxStoredLength(rawLength: FormatLimits.maxChunkBytes) + 1))
+                )
+            ),
             ("stored length over the bound for its raw length", sealed(patch(bytes, at: 16, UInt64(1000)))),
-            ("shuffle width without the shuffle", sealed(patch(patch(bytes, at: 33, ChunkFilter.none.rawValue), at: 34, UInt16(4)))),
+            (
+                "shuffle width without the shuffle",
+                sealed(patch(patch(bytes, at: 33, ChunkFilter.none.rawValue), at: 34, UInt16(4)))
+            ),
             ("codec 3", sealed(patch(bytes, at: 32, UInt8(3)))),
             ("filter 9", sealed(patch(bytes, at: 33, UInt8(9)))),
             ("shuffle width 0", sealed(patch(bytes, at: 34, UInt16(0)))),
@@ -307,14 +335,17 @@ private func makeHeader(
         for page in [
             Self.leaf,
             IndexPage(kind: .root, first: 0, entries: []),
-            IndexPage(kind: .root, first: 0, entries: (0..<300).map { Extent(offset: Self.far + $0 * 65552, length: 65552) }),
+            IndexPage(
+                kind: .root, first: 0, entries: (0..<300).map { Extent(offset: Self.far + $0 * 65552, length: 65552) }),
             IndexPage(kind: .leaf, first: 0, entries: [Extent(offset: Int.max - 10, length: 10)]),
         ] {
             let bytes = page.encoded()
             #expect(bytes.count == IndexPage.length(entries: page.entries.count))
             #expect(try IndexPage(decoding: bytes, kind: page.kind, floor: 0, limit: Int.max) == page)
             let end = page.entries.map(\.end).max() ?? 0
-            #expect(try IndexPage(decoding: bytes, kind: page.kind, floor: 0, limit: end) == page, "entries may end exactly at the limit")
+            #expect(
+                try IndexPage(decoding: bytes, kind: page.kind, floor: 0, limit: end) == page,
+                "entries may end exactly at the limit")
         }
     }
 
@@ -326,13 +357,19 @@ private func makeHeader(
                 try IndexPage(decoding: Array(bytes[0..<length]), kind: .leaf, floor: 0, limit: limit)
             }
         }
-        #expect(throws: FormatError.self, "trailing byte") { try IndexPage(decoding: bytes + [0], kind: .leaf, floor: 0, limit: limit) }
+        #expect(throws: FormatError.self, "trailing byte") {
+            try IndexPage(decoding: bytes + [0], kind: .leaf, floor: 0, limit: limit)
+        }
         for offset in bytes.indices {
             var damaged = bytes
             damaged[offset] ^= 0x08
-            #expect(throws: FormatError.self, "byte \(offset)") { try IndexPage(decoding: damaged, kind: .leaf, floor: 0, limit: limit) }
+            #expect(throws: FormatError.self, "byte \(offset)") {
+                try IndexPage(decoding: damaged, kind: .leaf, floor: 0, limit: limit)
+            }
         }
-        #expect(throws: FormatError.self, "a leaf is not a root") { try IndexPage(decoding: bytes, kind: .root, floor: 0, limit: limit) }
+        #expect(throws: FormatError.self, "a leaf is not a root") {
+            try IndexPage(decoding: bytes, kind: .root, floor: 0, limit: limit)
+        }
         #expect(throws: FormatError.self, "entry past the limit") {
             try IndexPage(decoding: bytes, kind: .leaf, floor: 0, limit: Self.far + (1 << 31) + 48)
         }
@@ -346,13 +383,18 @@ private func makeHeader(
             ("first UInt64.max", sealed(patch(bytes, at: 8, UInt64.max))),
             ("offset UInt64.max", sealed(patch(bytes, at: 16, UInt64.max))),
             ("length UInt64.max", sealed(patch(bytes, at: 24, UInt64.max))),
-            ("offset + length overflows", sealed(patch(patch(bytes, at: 32, UInt64(Int.max - 8)), at: 40, UInt64(Int.max - 8)))),
+            (
+                "offset + length overflows",
+                sealed(patch(patch(bytes, at: 32, UInt64(Int.max - 8)), at: 40, UInt64(Int.max - 8)))
+            ),
             ("length 0", sealed(patch(bytes, at: 24, UInt64(0)))),
             ("entry past the limit", sealed(patch(bytes, at: 48, UInt64(limit)))),
             ("count 2^28 in a tiny page", sealed(patch(bytes, at: 4, UInt32(1 << 28)))),
         ]
         for (name, damaged) in cases {
-            #expect(throws: FormatError.self, "\(name)") { try IndexPage(decoding: damaged, kind: .leaf, floor: 0, limit: limit) }
+            #expect(throws: FormatError.self, "\(name)") {
+                try IndexPage(decoding: damaged, kind: .leaf, floor: 0, limit: limit)
+            }
         }
         #expect(throws: FormatError.self) { try IndexPage(decoding: [], kind: .root, floor: 0, limit: 0) }
         #expect(throws: FormatError.self, "entry before the floor (inside the file header)") {
@@ -361,7 +403,9 @@ private func makeHeader(
         #expect(try IndexPage(decoding: bytes, kind: .leaf, floor: 100, limit: limit) == Self.leaf)
         let root = IndexPage(kind: .root, first: 0, entries: [Extent(offset: 100, length: 20)]).encoded()
         #expect(throws: FormatError.self, "a root that does not start at 0") {
-            try IndexPage(decoding: resealed(patch(root, at: 8, UInt64(1)), checksumAt: root.count - 4), kind: .root, floor: 0, limit: 1000)
+            try IndexPage(
+                decoding: resealed(patch(root, at: 8, UInt64(1)), checksumAt: root.count - 4), kind: .root, floor: 0,
+                limit: 1000)
         }
         #expect(try IndexPage(decoding: sealed(bytes), kind: .leaf, floor: 0, limit: limit) == Self.leaf)
     }
@@ -379,7 +423,8 @@ private func makeHeader(
         return CommitTrailer(
             sequence: UInt64.max - 1, rows: rows, chunks: (rows + 999) / 1000,
             root: Extent(offset: offset - rootLength, length: rootLength), rootChecksum: 0xCAFE_F00D,
-            previousTrailer: offset / 4, committedLength: offset + CommitTrailer.size, deadBytes: offset / 2, uuid: uuid,
+            previousTrailer: offset / 4, committedLength: offset + CommitTrailer.size, deadBytes: offset / 2,
+            uuid: uuid,
             timeNanoseconds: 1_700_000_000_000_000_000)
     }
 
@@ -409,19 +454,26 @@ private func makeHeader(
                 try CommitTrailer(decoding: Array(bytes[0..<length]), at: offset, header: header)
             }
         }
-        #expect(throws: FormatError.self, "129 bytes") { try CommitTrailer(decoding: bytes + [0], at: offset, header: header) }
+        #expect(throws: FormatError.self, "129 bytes") {
+            try CommitTrailer(decoding: bytes + [0], at: offset, header: header)
+        }
         for index in bytes.indices {
             var damaged = bytes
             damaged[index] ^= 0x02
-            #expect(throws: FormatError.self, "byte \(index)") { try CommitTrailer(decoding: damaged, at: offset, header: header) }
+            #expect(throws: FormatError.self, "byte \(index)") {
+                try CommitTrailer(decoding: damaged, at: offset, header: header)
+            }
         }
         #expect(throws: FormatError.self, "read at another offset") {
             try CommitTrailer(decoding: bytes, at: offset + 8, header: header)
         }
         let foreign = try FileHeader(
-            uuid: [0] + uuid.dropFirst(), dtype: header.dtype, rowShape: header.rowShape, rowsPerChunk: header.rowsPerChunk,
+            uuid: [0] + uuid.dropFirst(), dtype: header.dtype, rowShape: header.rowShape,
+            rowsPerChunk: header.rowsPerChunk,
             codec: header.codec, level: header.level, filter: header.filter)
-        #expect(throws: FormatError.self, "another file's trailer") { try CommitTrailer(decoding: bytes, at: offset, header: foreign) }
+        #expect(throws: FormatError.self, "another file's trailer") {
+            try CommitTrailer(decoding: bytes, at: offset, header: foreign)
+        }
         let otherChunking = try makeHeader(rowsPerChunk: 999)
         #expect(throws: FormatError.self, "chunk count inconsistent with the header") {
             try CommitTrailer(decoding: bytes, at: offset, header: otherChunking)
@@ -453,13 +505,19 @@ private func makeHeader(
             ("dead bytes past the trailer", sealed(patch(bytes, at: 72, UInt64(offset + 1)))),
             ("required flags", sealed(patch(bytes, at: 108, UInt32(1)))),
             ("root inside the file header", sealed(patch(bytes, at: 40, UInt64(8)))),
-            ("rows × row bytes overflow", sealed(patch(patch(bytes, at: 24, UInt64(Int.max / 12 + 1)), at: 32, UInt64((Int.max / 12 + 1000) / 1000)))),
+            (
+                "rows × row bytes overflow",
+                sealed(
+                    patch(patch(bytes, at: 24, UInt64(Int.max / 12 + 1)), at: 32, UInt64((Int.max / 12 + 1000) / 1000)))
+            ),
             ("end magic", patch(bytes, at: 120, UInt8(0))),
             ("zeros", [UInt8](repeating: 0, count: 128)),
             ("magics only", CommitTrailer.beginMagic + [UInt8](repeating: 0, count: 112) + CommitTrailer.endMagic),
         ]
         for (name, damaged) in cases {
-            #expect(throws: FormatError.self, "\(name)") { try CommitTrailer(decoding: damaged, at: offset, header: header) }
+            #expect(throws: FormatError.self, "\(name)") {
+                try CommitTrailer(decoding: damaged, at: offset, header: header)
+            }
         }
         #expect(try CommitTrailer(decoding: sealed(bytes), at: offset, header: header) == trailer)
         #expect(throws: FormatError.self) { try CommitTrailer(decoding: bytes, at: 0, header: header) }

@@ -500,7 +500,9 @@ func npyHeader(version: UInt8, _ text: String) -> [UInt8] {
         #expect(second.shape == [2, 5] && !second.fortranOrder && second.rowBytes == 5)
         // The earlier value must still be a literal, and the key set is still checked.
         #expect(throws: FormatError.self) {
-            try NpyHeader(parsing: npyHeader(version: 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (3,,), 'shape': (4,)}"))
+            try NpyHeader(
+                parsing: npyHeader(
+                    version: 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (3,,), 'shape': (4,)}"))
         }
         #expect(throws: FormatError.self) {
             try NpyHeader(parsing: npyHeader(version: 1, "{'descr': '<f8', 'descr': '<f8', 'shape': (4,)}"))
@@ -511,10 +513,12 @@ func npyHeader(version: UInt8, _ text: String) -> [UInt8] {
     /// would be 2⁸⁰ bytes is refused with an error, never a trap (it trapped import, npy-append
     /// and recover).
     @Test(arguments: [
-        ([0, 1 << 40, 1 << 40], "<u1"), ([0, 1 << 62, 4], "<u1"), ([0, 1 << 31, 1 << 31], "<f8"), ([0, Int.max], "<u2"),
+        ([0, 1 << 40, 1 << 40], "<u1"), ([0, 1 << 62, 4], "<u1"), ([0, 1 << 31, 1 << 31], "<f8"),
+        ([0, Int.max], "<u2"),
     ])
     func rowBytesOverflowIsRefused(shape: [Int], descr: String) {
-        let text = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(PythonLiteral.tuple(shape.map(PythonLiteral.int)).repr), }"
+        let text =
+            "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(PythonLiteral.tuple(shape.map(PythonLiteral.int)).repr), }"
         let error = #expect(throws: FormatError.self) { try NpyHeader(parsing: npyHeader(version: 1, text)) }
         #expect(error?.code == .outOfRange)
         #expect(error?.offset != nil)

@@ -1,9 +1,9 @@
 import Foundation
+import RowpackFormat
 import Synchronization
 import Testing
 
 @testable import Rowpack
-import RowpackFormat
 
 /// Damaged bytes are found by checksums and reported as errors that say where, never as a
 /// trap or as wrong data: a damaged commit falls back to the one before it, a damaged chunk
@@ -14,7 +14,9 @@ import RowpackFormat
 
     /// Three commits: 10 rows (chunk 2 partial), 16 rows (chunk 2 rewritten, chunk 3), 19 rows
     /// (chunk 4 partial). Returns the file, the data and the newest commit's structures.
-    static func makeFixture(_ directory: TemporaryDirectory) throws -> (bytes: [UInt8], data: [UInt8], layout: ParsedCommit) {
+    static func makeFixture(_ directory: TemporaryDirectory) throws -> (
+        bytes: [UInt8], data: [UInt8], layout: ParsedCommit
+    ) {
         let path = directory.file("pristine.rowpack")
         var random = SeededRandom(seed: 31)
         let batches = [random.bytes(10 * 8), random.bytes(6 * 8), random.bytes(3 * 8)]
@@ -84,7 +86,9 @@ import RowpackFormat
         let extent = layout.chunks[chunk]
         let path = directory.file("damaged.rowpack")
         try writeFile(path, bytes)
-        for offset in [extent.offset + ChunkRecord.size, extent.end - 1, (extent.offset + ChunkRecord.size + extent.end) / 2] {
+        for offset in [
+            extent.offset + ChunkRecord.size, extent.end - 1, (extent.offset + ChunkRecord.size + extent.end) / 2,
+        ] {
             try xorByte(path, at: offset, 0x10)
             defer { try? xorByte(path, at: offset, 0x10) }
             try Self.expectOnlyChunkDamaged(chunk, path: path, data: data)
@@ -141,10 +145,14 @@ import RowpackFormat
             let error = expectRowpackError(.corrupt, comment, sourceLocation: sourceLocation) {
                 _ = try reader.read(rows: damaged.lowerBound..<damaged.lowerBound + 1)
             }
-            #expect(error?.chunk == chunk, "\(error.map(String.init(describing:)) ?? "") \(comment)", sourceLocation: sourceLocation)
+            #expect(
+                error?.chunk == chunk, "\(error.map(String.init(describing:)) ?? "") \(comment)",
+                sourceLocation: sourceLocation)
             #expect(error?.offset != nil, sourceLocation: sourceLocation)
         }
-        let wholeRange = expectRowpackError(.corrupt, comment, sourceLocation: sourceLocation) { _ = try reader.read(rows: 0..<rows) }
+        let wholeRange = expectRowpackError(.corrupt, comment, sourceLocation: sourceLocation) {
+            _ = try reader.read(rows: 0..<rows)
+        }
         #expect(wholeRange?.chunk == chunk, "\(comment)", sourceLocation: sourceLocation)
         let gather = expectRowpackError(.corrupt, comment, sourceLocation: sourceLocation) {
             _ = try reader.gather(rows: [0, damaged.upperBound - 1])
@@ -197,7 +205,8 @@ import RowpackFormat
         for offset in layout.root.offset..<layout.root.end {
             try xorByte(path, at: offset, 0x01)
             defer { try? xorByte(path, at: offset, 0x01) }
-            try Self.expectPreviousCommit(path: path, data: data, layout: layout, "root byte \(offset - layout.root.offset)")
+            try Self.expectPreviousCommit(
+                path: path, data: data, layout: layout, "root byte \(offset - layout.root.offset)")
         }
     }
 
@@ -225,7 +234,9 @@ import RowpackFormat
             reported += 1
             let image = try fileBytes(path)
             let refusal = expectRowpackError(.corrupt, comment) { _ = try ContainerWriter.open(at: path) }
-            #expect(refusal?.message.contains("keep commit \(layout.trailer.sequence - 1)") == true, "\(comment): \(String(describing: refusal))")
+            #expect(
+                refusal?.message.contains("keep commit \(layout.trailer.sequence - 1)") == true,
+                "\(comment): \(String(describing: refusal))")
             expectRowpackError(.corrupt, comment) { _ = try ContainerWriter.recover(at: path) }
             #expect(try fileBytes(path) == image, "\(comment): refusing must not modify the file")
         }
@@ -233,7 +244,8 @@ import RowpackFormat
     }
 
     static func expectPreviousCommit(
-        path: String, data: [UInt8], layout: ParsedCommit, _ comment: String, sourceLocation: SourceLocation = #_sourceLocation
+        path: String, data: [UInt8], layout: ParsedCommit, _ comment: String,
+        sourceLocation: SourceLocation = #_sourceLocation
     ) throws {
         let reader: ContainerReader
         do { reader = try ContainerReader(path: path) } catch {
@@ -242,7 +254,9 @@ import RowpackFormat
         }
         #expect(reader.rowCount == 16, "\(comment)", sourceLocation: sourceLocation)
         #expect(reader.commit.sequence == layout.trailer.sequence - 1, "\(comment)", sourceLocation: sourceLocation)
-        #expect(reader.commit.committedLength == layout.trailer.previousTrailer + CommitTrailer.size, sourceLocation: sourceLocation)
+        #expect(
+            reader.commit.committedLength == layout.trailer.previousTrailer + CommitTrailer.size,
+            sourceLocation: sourceLocation)
         #expect(try readAll(reader) == rows(data, 0..<16), "\(comment)", sourceLocation: sourceLocation)
         #expect(reader.verify().isEmpty, "\(comment)", sourceLocation: sourceLocation)
     }
@@ -288,7 +302,8 @@ import RowpackFormat
         let root = IndexPage(kind: .root, first: 0, entries: [leafExtent]).encoded()
         let rootExtent = Extent(offset: leafExtent.end, length: root.count)
         let trailer = CommitTrailer(
-            sequence: before.trailer.sequence + 1, rows: 8, chunks: 2, root: rootExtent, rootChecksum: rootChecksum(root),
+            sequence: before.trailer.sequence + 1, rows: 8, chunks: 2, root: rootExtent,
+            rootChecksum: rootChecksum(root),
             previousTrailer: before.trailer.offset, committedLength: rootExtent.end + CommitTrailer.size, deadBytes: 0,
             uuid: before.header.uuid, timeNanoseconds: 0)
         try writeAt(path, offset: end, leaf + root + trailer.encoded())
@@ -316,11 +331,14 @@ import RowpackFormat
         let directory = try TemporaryDirectory()
         let path = directory.file("shared.rowpack")
         let header = try FileHeader(
-            uuid: [UInt8](repeating: 0x5A, count: 16), dtype: .uint8, rowShape: [2], rowsPerChunk: 2, codec: .none, level: 0,
+            uuid: [UInt8](repeating: 0x5A, count: 16), dtype: .uint8, rowShape: [2], rowsPerChunk: 2, codec: .none,
+            level: 0,
             filter: .none, leafCapacity: 1)
         let chunk0: [UInt8] = [1, 2, 3, 4]
         let chunk1: [UInt8] = [5, 6, 7, 8]
-        let records = [chunk0, chunk1].enumerated().map { handBuiltRecord(chunk: $0, rows: 2, rawLength: 4, payload: $1) }
+        let records = [chunk0, chunk1].enumerated().map {
+            handBuiltRecord(chunk: $0, rows: 2, rawLength: 4, payload: $1)
+        }
         try writeFile(path, handBuiltContainer(header: header, rows: 6, records: records, listing: [0, 1, 0]))
 
         let threads = 12
@@ -344,13 +362,17 @@ import RowpackFormat
                 if chunk == 2 { failures.record("thread \(thread): chunk 2 returned \(row)") }
                 if chunk == 0, row != [3, 4] { failures.record("thread \(thread): chunk 0 returned \(row)") }
             } catch let error as RowpackError {
-                if error.chunk != chunk || error.code != .corrupt { failures.record("thread \(thread), chunk \(chunk): \(error)") }
+                if error.chunk != chunk || error.code != .corrupt {
+                    failures.record("thread \(thread), chunk \(chunk): \(error)")
+                }
             } catch {
                 failures.record("thread \(thread): \(error)")
             }
         }
         #expect(failures.all.isEmpty, "\(failures.all)")
-        #expect(cache.statistics.hits + cache.statistics.misses == threads, "every thread looked up while the first load was held")
+        #expect(
+            cache.statistics.hits + cache.statistics.misses == threads,
+            "every thread looked up while the first load was held")
         let problem = expectRowpackError(.corrupt) { _ = try reader.read(rows: 4..<6) }
         #expect(problem?.chunk == 2)
         #expect(try reader.read(rows: 0..<2) == chunk0)
@@ -382,9 +404,11 @@ import RowpackFormat
         let root = IndexPage(kind: .root, first: 0, entries: roots).encoded()
         let rootExtent = Extent(offset: end, length: root.count)
         let trailer = CommitTrailer(
-            sequence: before.trailer.sequence + 1, rows: rows, chunks: (rows + rowsPerChunk - 1) / rowsPerChunk, root: rootExtent,
+            sequence: before.trailer.sequence + 1, rows: rows, chunks: (rows + rowsPerChunk - 1) / rowsPerChunk,
+            root: rootExtent,
             rootChecksum: rootChecksum(root), previousTrailer: before.trailer.offset,
-            committedLength: rootExtent.end + CommitTrailer.size, deadBytes: 0, uuid: before.header.uuid, timeNanoseconds: 0)
+            committedLength: rootExtent.end + CommitTrailer.size, deadBytes: 0, uuid: before.header.uuid,
+            timeNanoseconds: 0)
         try writeAt(path, offset: before.trailer.committedLength, bytes + root + trailer.encoded())
         return written
     }
@@ -404,7 +428,9 @@ import RowpackFormat
         #expect(try reader.read(rows: 0..<1) == Self.rows(data, 0..<1))
         try Self.appendHostileCommit(to: leafPath, after: first, rows: 20, leaves: first.leaves)
         #expect(try reader.refresh())
-        let leafError = expectRowpackError(.corrupt, "leaf listed for more chunks") { _ = try reader.read(rows: 17..<18) }
+        let leafError = expectRowpackError(.corrupt, "leaf listed for more chunks") {
+            _ = try reader.read(rows: 17..<18)
+        }
         #expect(leafError?.chunk == 4)
         expectRowpackError(.corrupt, "the same leaf, through the cache") { _ = try reader.read(rows: 1..<2) }
 
@@ -419,7 +445,9 @@ import RowpackFormat
         for rows in [11..<12, 8..<12, 9..<10] {
             let error = expectRowpackError(.corrupt, "rows \(rows)") { _ = try tailReader.read(rows: rows) }
             #expect(error?.chunk == 2)
-            let single = expectRowpackError(.corrupt, "row \(rows.lowerBound)") { try tailReader.withRow(rows.lowerBound) { _ in } }
+            let single = expectRowpackError(.corrupt, "row \(rows.lowerBound)") {
+                try tailReader.withRow(rows.lowerBound) { _ in }
+            }
             #expect(single?.chunk == 2)
         }
         #expect(try tailReader.read(rows: 0..<8) == Self.rows(tail, 0..<8))
@@ -451,23 +479,30 @@ import RowpackFormat
         let directory = try TemporaryDirectory()
         let path = directory.file("neighbours.rowpack")
         let header = try FileHeader(
-            uuid: [UInt8](repeating: 0x5A, count: 16), dtype: .uint8, rowShape: [2], rowsPerChunk: 2, codec: .none, level: 0,
+            uuid: [UInt8](repeating: 0x5A, count: 16), dtype: .uint8, rowShape: [2], rowsPerChunk: 2, codec: .none,
+            level: 0,
             filter: .none, leafCapacity: 1)
         let record = handBuiltRecord(chunk: 0, rows: 2, rawLength: 4, payload: [1, 2, 3, 4])
         try writeFile(path, handBuiltContainer(header: header, rows: 4, records: [record], listing: [0, 0]))
         for order in [[0, 1], [1, 0]] {
             let reader = try ContainerReader(path: path)
             let first = order[0]
-            if first == 0 { #expect(try reader.read(rows: 0..<2) == [1, 2, 3, 4]) }
-            else { expectRowpackError(.corrupt) { _ = try reader.read(rows: 2..<4) } }
+            if first == 0 {
+                #expect(try reader.read(rows: 0..<2) == [1, 2, 3, 4])
+            } else {
+                expectRowpackError(.corrupt) { _ = try reader.read(rows: 2..<4) }
+            }
             let second = expectRowpackError(.corrupt, "leaf \(order[1]) read after leaf \(first)") {
                 _ = try reader.read(rows: order[1] * 2..<order[1] * 2 + 2)
             }
             #expect(second?.chunk == order[1])
-            #expect(second?.message.contains("inside or before the last record of leaf 0") == true, "\(String(describing: second))")
+            #expect(
+                second?.message.contains("inside or before the last record of leaf 0") == true,
+                "\(String(describing: second))")
         }
         let problems = try ContainerReader(path: path).verify()
-        #expect(problems.contains { $0.message.contains("index leaf 1 lists a record") && $0.chunk == 1 }, "\(problems)")
+        #expect(
+            problems.contains { $0.message.contains("index leaf 1 lists a record") && $0.chunk == 1 }, "\(problems)")
     }
 
     // MARK: Not containers
@@ -484,12 +519,25 @@ import RowpackFormat
             ("15 bytes of magic", Array(bytes[0..<15])),
             ("header only", Array(bytes[0..<layout.headerLength])),
             ("header and garbage", Array(bytes[0..<layout.headerLength]) + random.bytes(5000)),
-            ("header and end magics", Array(bytes[0..<layout.headerLength]) + Array(repeating: CommitTrailer.endMagic, count: 100).flatMap { $0 }),
+            (
+                "header and end magics",
+                Array(bytes[0..<layout.headerLength])
+                    + Array(repeating: CommitTrailer.endMagic, count: 100).flatMap { $0 }
+            ),
             ("header and zeros", Array(bytes[0..<layout.headerLength]) + [UInt8](repeating: 0, count: 3000)),
             ("end magics", Array(repeating: CommitTrailer.endMagic, count: 100).flatMap { $0 }),
-            ("trailer magics", Array(repeating: CommitTrailer.beginMagic + [UInt8](repeating: 0, count: 112) + CommitTrailer.endMagic, count: 3).flatMap { $0 }),
+            (
+                "trailer magics",
+                Array(
+                    repeating: CommitTrailer.beginMagic + [UInt8](repeating: 0, count: 112) + CommitTrailer.endMagic,
+                    count: 3
+                ).flatMap { $0 }
+            ),
             ("npy file", Array("\u{93}NUMPY".utf8) + [1, 0, 118, 0] + [UInt8](repeating: 0x20, count: 200)),
-            ("header claims a huge length", Array(bytes[0..<12]) + [0xF8, 0xFF, 0xFF, 0x7F] + Array(bytes[16..<layout.headerLength])),
+            (
+                "header claims a huge length",
+                Array(bytes[0..<12]) + [0xF8, 0xFF, 0xFF, 0x7F] + Array(bytes[16..<layout.headerLength])
+            ),
         ]
         for length in [2, 8, 16, 17, 100, 127, 128, 129, 4096, 1 << 20] {
             cases.append(("random \(length)", random.bytes(length)))
@@ -500,7 +548,9 @@ import RowpackFormat
             expectRowpackError(.corrupt, name) { _ = try ContainerWriter.open(at: path) }
         }
         expectRowpackError(.io) { _ = try ContainerReader(path: directory.file("missing.rowpack")) }
-        #expect(throws: RowpackError.self, "a directory is not a container") { _ = try ContainerReader(path: directory.path) }
+        #expect(throws: RowpackError.self, "a directory is not a container") {
+            _ = try ContainerReader(path: directory.path)
+        }
     }
 
     /// A trailer from another container (different UUID) appended to a container is not taken

@@ -1,8 +1,8 @@
 import Foundation
+import RowpackFormat
 import Testing
 
 @testable import Rowpack
-import RowpackFormat
 
 /// A crash at any byte leaves the last committed state readable (DESIGN §2.8): every prefix of
 /// a multi-commit container opens at the newest commit it wholly contains, and a writer
@@ -74,7 +74,8 @@ import RowpackFormat
             #expect(reader.commit.sequence == expected.sequence, "length \(length)")
             #expect(reader.commit.committedLength == expected.length, "length \(length)")
             #expect(reader.damagedCommit == nil, "length \(length): a torn tail is not damage")
-            #expect(try readAll(reader) == Array(history.data[0..<expected.rows * history.rowBytes]), "length \(length)")
+            #expect(
+                try readAll(reader) == Array(history.data[0..<expected.rows * history.rowBytes]), "length \(length)")
             expectRowpackError(.invalidArgument, "length \(length)") {
                 _ = try reader.read(rows: expected.rows..<expected.rows + 1)
             }

@@ -75,7 +75,8 @@ import Testing
         let directory = try TemporaryDirectory()
         // An earlier writer's header, filter 1 for a width of 1: valid, and it shuffles nothing.
         let earlier = try FileHeader(
-            uuid: [UInt8](repeating: 1, count: 16), dtype: .uint8, rowShape: [3], rowsPerChunk: 4, codec: .none, level: 0,
+            uuid: [UInt8](repeating: 1, count: 16), dtype: .uint8, rowShape: [3], rowsPerChunk: 4, codec: .none,
+            level: 0,
             filter: .shuffle)
         try writeFile(directory.file("earlier.rowpack"), handBuiltContainer(header: earlier, rows: 0, records: []))
         let old = try ContainerReader(path: directory.file("earlier.rowpack"))
@@ -93,7 +94,8 @@ import Testing
         #expect(reader.header.dtype == expected.header.dtype)
         #expect(reader.header.rowShape == expected.header.rowShape)
         #expect(reader.rowCount == expected.header.rows)
-        let data = try Data(contentsOf: URL(fileURLWithPath: "\(Self.directory)/\(name).npy")).dropFirst(expected.header.dataOffset)
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(Self.directory)/\(name).npy")).dropFirst(
+            expected.header.dataOffset)
         #expect(try reader.read(rows: 0..<reader.rowCount) == Array(data))
         #expect(reader.verify().isEmpty)
     }
@@ -108,7 +110,8 @@ import Testing
     @Test func tornTailVectorOpensAtItsLastCommit() throws {
         let torn = try ContainerReader(path: "\(Self.directory)/u1_torn_tail.rowpack")
         let clean = try ContainerReader(path: "\(Self.directory)/u1_multicommit.rowpack")
-        let size = try FileManager.default.attributesOfItem(atPath: "\(Self.directory)/u1_torn_tail.rowpack")[.size] as? Int
+        let size =
+            try FileManager.default.attributesOfItem(atPath: "\(Self.directory)/u1_torn_tail.rowpack")[.size] as? Int
         #expect(torn.commit.committedLength < size ?? 0)
         #expect(torn.commit.sequence == clean.commit.sequence)
         #expect(try torn.read(rows: 0..<torn.rowCount) == clean.read(rows: 0..<clean.rowCount))

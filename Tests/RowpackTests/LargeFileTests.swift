@@ -1,8 +1,8 @@
 import Foundation
+import RowpackFormat
 import Testing
 
 @testable import Rowpack
-import RowpackFormat
 
 /// 64-bit offsets and row counts in real files: a commit whose chunk lies past 4 GiB in a
 /// sparse file, and a container of more than 2^32 rows, both hand-made with the
@@ -39,9 +39,11 @@ import RowpackFormat
         let trailerOffset = rootExtent.end
         let hole = base - before.trailer.committedLength
         let trailer = CommitTrailer(
-            sequence: before.trailer.sequence + 1, rows: 7, chunks: 2, root: rootExtent, rootChecksum: rootChecksum(root),
+            sequence: before.trailer.sequence + 1, rows: 7, chunks: 2, root: rootExtent,
+            rootChecksum: rootChecksum(root),
             previousTrailer: before.trailer.offset, committedLength: trailerOffset + CommitTrailer.size,
-            deadBytes: before.trailer.deadBytes + hole + before.leaves[0].length + before.root.length + CommitTrailer.size,
+            deadBytes: before.trailer.deadBytes + hole + before.leaves[0].length + before.root.length
+                + CommitTrailer.size,
             uuid: before.header.uuid, timeNanoseconds: 0)
         try writeAt(path, offset: base, record + leaf + root + trailer.encoded())
         #expect(try fileSize(path) == trailerOffset + CommitTrailer.size)
@@ -86,7 +88,8 @@ import RowpackFormat
         let perChunk = 1 << 31
         let rows = (1 << 32) + 5
         let header = try FileHeader(
-            uuid: Array(0..<16), dtype: .uint8, rowShape: [], rowsPerChunk: perChunk, codec: .none, level: 0, filter: .none)
+            uuid: Array(0..<16), dtype: .uint8, rowShape: [], rowsPerChunk: perChunk, codec: .none, level: 0,
+            filter: .none)
         let headerBytes = header.encoded()
         let payload: [UInt8] = [10, 20, 30, 40, 50]
         // Chunks 0 and 1 (2 GiB each, never read here) are stand-ins: record headers claiming
@@ -94,7 +97,8 @@ import RowpackFormat
         let standIns = (0..<2).map { chunk -> [UInt8] in
             let byte = [UInt8(chunk)]
             return ChunkRecord(
-                chunk: chunk, rows: perChunk, rawLength: perChunk, storedLength: 1, codec: .zstd, level: 1, filter: .none,
+                chunk: chunk, rows: perChunk, rawLength: perChunk, storedLength: 1, codec: .zstd, level: 1,
+                filter: .none,
                 elementSize: 1, payloadChecksum: CRC32C.checksum(byte)
             ).encoded() + byte
         }

@@ -1,8 +1,8 @@
 import Foundation
+import RowpackFormat
 import Testing
 
 @testable import Rowpack
-import RowpackFormat
 
 /// Seeded random histories of appends, commits, reopens, dropped writers and reads, checked
 /// against a plain in-memory array after every step. A failure names its seed; rerun it alone
@@ -43,12 +43,14 @@ import RowpackFormat
         let shuffle = random.next() % 2 == 0
         let autoCommit: Int? = random.next() % 4 == 0 ? 1 + Int(random.next() % 3) : nil
         let cacheBytes = [0, bytesPerRow * perChunk, 1 << 20][Int(random.next() % 3)]
-        let setup = "seed \(seed): \(descr) \(rowShape), \(perChunk) rows/chunk, \(codec) \(level), shuffle \(shuffle), autoCommit \(autoCommit.map(String.init) ?? "-"), cache \(cacheBytes)"
+        let setup =
+            "seed \(seed): \(descr) \(rowShape), \(perChunk) rows/chunk, \(codec) \(level), shuffle \(shuffle), autoCommit \(autoCommit.map(String.init) ?? "-"), cache \(cacheBytes)"
 
         let options = WriterOptions(
             rowsPerChunk: perChunk, codec: codec, level: level, shuffle: shuffle, durability: .none,
             autoCommitChunks: autoCommit, maxChunksInFlight: 1 + Int(random.next() % 4))
-        var writer: ContainerWriter? = try ContainerWriter.create(at: path, dtype: dtype, rowShape: rowShape, options: options)
+        var writer: ContainerWriter? = try ContainerWriter.create(
+            at: path, dtype: dtype, rowShape: rowShape, options: options)
         let reader = try ContainerReader(path: path, cacheBytes: cacheBytes)
 
         var reference: [UInt8] = []  // every row appended and not lost
@@ -64,8 +66,12 @@ import RowpackFormat
                 #expect(rows == explicitlyCommitted, "\(setup) \(what) after \(history)")
                 return rows == explicitlyCommitted
             }
-            let ok = rows >= explicitlyCommitted && rows <= appended && (rows == explicitlyCommitted || rows % perChunk == 0)
-            #expect(ok, "\(setup) \(what): \(rows) rows, committed \(explicitlyCommitted), appended \(appended) after \(history)")
+            let ok =
+                rows >= explicitlyCommitted && rows <= appended && (rows == explicitlyCommitted || rows % perChunk == 0)
+            #expect(
+                ok,
+                "\(setup) \(what): \(rows) rows, committed \(explicitlyCommitted), appended \(appended) after \(history)"
+            )
             return ok
         }
 
@@ -79,11 +85,13 @@ import RowpackFormat
                 let b = Int(random.next() % UInt64(rows + 1))
                 let range = min(a, b)..<max(a, b)
                 #expect(
-                    try reader.read(rows: range) == Array(reference[range.lowerBound * bytesPerRow..<range.upperBound * bytesPerRow]),
+                    try reader.read(rows: range)
+                        == Array(reference[range.lowerBound * bytesPerRow..<range.upperBound * bytesPerRow]),
                     "\(setup) range \(range) after \(history)")
                 let picks = (0..<Int(random.next() % 9)).map { _ in Int(random.next() % UInt64(rows)) }
                 #expect(
-                    try reader.gather(rows: picks) == picks.flatMap { Array(reference[$0 * bytesPerRow..<($0 + 1) * bytesPerRow]) },
+                    try reader.gather(rows: picks)
+                        == picks.flatMap { Array(reference[$0 * bytesPerRow..<($0 + 1) * bytesPerRow]) },
                     "\(setup) gather \(picks) after \(history)")
             }
             let fresh = try ContainerReader(path: path, cacheBytes: 0)
@@ -107,7 +115,9 @@ import RowpackFormat
                 let batch = random.bytes(rows * bytesPerRow)
                 // Sometimes row by row, to exercise the small-append path.
                 if rows <= 4 && random.next() % 2 == 0 {
-                    for row in 0..<rows { try writer?.append(rawRows: Array(batch[row * bytesPerRow..<(row + 1) * bytesPerRow])) }
+                    for row in 0..<rows {
+                        try writer?.append(rawRows: Array(batch[row * bytesPerRow..<(row + 1) * bytesPerRow]))
+                    }
                 } else {
                     try writer?.append(rawRows: batch)
                 }

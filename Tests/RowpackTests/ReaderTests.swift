@@ -1,8 +1,8 @@
 import Foundation
+import RowpackFormat
 import Testing
 
 @testable import Rowpack
-import RowpackFormat
 
 /// Readers: snapshots, refresh, and many threads on one reader.
 @Suite struct ReaderTests {
@@ -10,7 +10,8 @@ import RowpackFormat
     @Test func snapshotUntilRefresh() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("a.rowpack")
-        let writer = try ContainerWriter.create(at: path, dtype: .int32, rowShape: [], options: testOptions(rowsPerChunk: 4))
+        let writer = try ContainerWriter.create(
+            at: path, dtype: .int32, rowShape: [], options: testOptions(rowsPerChunk: 4))
         let reader = try ContainerReader(path: path)
         #expect(reader.rowCount == 0)
         #expect(reader.commit.sequence == 1)

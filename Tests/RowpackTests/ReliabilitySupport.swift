@@ -170,10 +170,13 @@ func expectCrashImageSafe(
             expectRowpackError(.corrupt, "\(comment)", sourceLocation: sourceLocation) {
                 _ = try ContainerWriter.open(at: path, options: WriterOptions(durability: .none))
             }
-            #expect(try fileBytes(path) == image, "\(comment): refusing must not modify the file", sourceLocation: sourceLocation)
+            #expect(
+                try fileBytes(path) == image, "\(comment): refusing must not modify the file",
+                sourceLocation: sourceLocation)
         }
         // A writer resumes from the previous commit: the torn one is cut, appending works.
-        let writer = try ContainerWriter.open(at: path, options: WriterOptions(durability: .none, discardDamagedCommit: damaged))
+        let writer = try ContainerWriter.open(
+            at: path, options: WriterOptions(durability: .none, discardDamagedCommit: damaged))
         #expect(try fileSize(path) == previous.trailer.committedLength, "\(comment)", sourceLocation: sourceLocation)
         let more = SeededRandom(seed: UInt64(image.count)).bytesOf(rows: 3, rowBytes: rowBytes)
         try writer.append(rawRows: more)

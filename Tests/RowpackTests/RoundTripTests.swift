@@ -1,8 +1,8 @@
 import Foundation
+import RowpackFormat
 import Testing
 
 @testable import Rowpack
-import RowpackFormat
 
 /// Rows written to a container read back exactly as the plain in-memory array they came from.
 @Suite struct RoundTripTests {
@@ -39,7 +39,8 @@ import RowpackFormat
             #expect(reader.chunkCount == (rows + 7) / 8)
             #expect(try readAll(reader) == data)
             for row in 0..<rows {
-                #expect(try reader.read(rows: row..<row + 1) == Array(data[row * bytesPerRow..<(row + 1) * bytesPerRow]))
+                #expect(
+                    try reader.read(rows: row..<row + 1) == Array(data[row * bytesPerRow..<(row + 1) * bytesPerRow]))
             }
             if rows > 10 {
                 #expect(try reader.read(rows: 3..<29) == Array(data[3 * bytesPerRow..<29 * bytesPerRow]))
@@ -220,7 +221,8 @@ import RowpackFormat
         let directory = try TemporaryDirectory()
         let path = directory.file("a.rowpack")
         let writer = try ContainerWriter.create(
-            at: path, dtype: .float32, rowShape: [10], options: WriterOptions(targetChunkBytes: 4000, durability: .none))
+            at: path, dtype: .float32, rowShape: [10], options: WriterOptions(targetChunkBytes: 4000, durability: .none)
+        )
         #expect(writer.header.rowsPerChunk == 100)
         try writer.close()
         let hugeRows = directory.file("b.rowpack")
@@ -254,7 +256,8 @@ import RowpackFormat
     ) throws {
         let path = directory.file("\(T.self).rowpack")
         let perRow = shape.reduce(1, *)
-        let writer = try ContainerWriter.create(at: path, dtype: T.dtype, rowShape: shape, options: testOptions(rowsPerChunk: 4))
+        let writer = try ContainerWriter.create(
+            at: path, dtype: T.dtype, rowShape: shape, options: testOptions(rowsPerChunk: 4))
         // One row at a time, then everything else at once.
         try writer.append(Array(values[0..<perRow]))
         try writer.append(Array(values[perRow..<2 * perRow]))
@@ -266,7 +269,9 @@ import RowpackFormat
         #expect(reader.rowCount == rows, sourceLocation: sourceLocation)
         #expect(try reader.read(rows: 0..<rows, as: T.self) == values, sourceLocation: sourceLocation)
         for row in [0, 1, rows / 2, rows - 1] {
-            #expect(try reader.row(row, as: T.self) == Array(values[row * perRow..<(row + 1) * perRow]), sourceLocation: sourceLocation)
+            #expect(
+                try reader.row(row, as: T.self) == Array(values[row * perRow..<(row + 1) * perRow]),
+                sourceLocation: sourceLocation)
         }
         #expect(try reader.read(rows: 0..<0, as: T.self) == [], sourceLocation: sourceLocation)
     }
@@ -279,7 +284,8 @@ import RowpackFormat
         let bytesPerRow = 12
         let data = compressibleRows(103, rowBytes: bytesPerRow, seed: 1)
         try makeContainer(
-            at: path, dtype: try dtype("[('x', '<f4'), ('y', '<i8')]"), rowShape: [], options: testOptions(rowsPerChunk: 10),
+            at: path, dtype: try dtype("[('x', '<f4'), ('y', '<i8')]"), rowShape: [],
+            options: testOptions(rowsPerChunk: 10),
             batches: [Array(data[0..<55 * 12]), Array(data[(55 * 12)...])])
         let reader = try ContainerReader(path: path, cacheBytes: cacheBytes)
         func row(_ i: Int) -> [UInt8] { Array(data[i * bytesPerRow..<(i + 1) * bytesPerRow]) }

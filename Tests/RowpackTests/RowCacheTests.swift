@@ -1,9 +1,9 @@
 import Foundation
+import RowpackFormat
 import Synchronization
 import Testing
 
 @testable import Rowpack
-import RowpackFormat
 
 /// The decoded-chunk cache on its own: byte bound, single flight, scan resistance, and that a
 /// key always gives back its own value.
@@ -199,7 +199,8 @@ import RowpackFormat
                 let key = Int(random.next() % 40)
                 let size = 50 + key * 13 % 400
                 do {
-                    let got = try cache.value(for: Self.key(key)) { () throws -> [UInt8] in Self.value(key, size: size) }
+                    let got = try cache.value(for: Self.key(key)) { () throws -> [UInt8] in Self.value(key, size: size)
+                    }
                     if got != Self.value(key, size: size) { failures.record("key \(key): wrong value") }
                 } catch {
                     failures.record("\(error)")

@@ -48,7 +48,9 @@ import Testing
                 return start..<Int.random(in: start...dim, using: &random)
             }
             let got = try reader.read(rows: range, slicing: slices, as: Int32.self)
-            #expect(got == Self.reference(data, shape: shape, rows: range, slices: slices), "shape \(shape) rows \(range) slices \(slices)")
+            #expect(
+                got == Self.reference(data, shape: shape, rows: range, slices: slices),
+                "shape \(shape) rows \(range) slices \(slices)")
         }
     }
 

@@ -1,9 +1,9 @@
 import Foundation
+import RowpackFormat
 import Synchronization
 import Testing
 
 @testable import Rowpack
-import RowpackFormat
 
 // Shared helpers for the Rowpack integration tests: temporary directories, a seeded random
 // number generator, raw file access, a parser of a container's structures built on the
@@ -176,7 +176,8 @@ func parseCommit(_ bytes: [UInt8], end: Int? = nil) throws -> ParsedCommit {
         limit: trailer.root.offset)
     var chunks: [Extent] = []
     for leaf in root.entries {
-        let page = try IndexPage(decoding: Array(bytes[leaf.offset..<leaf.end]), kind: .leaf, floor: headerLength, limit: leaf.offset)
+        let page = try IndexPage(
+            decoding: Array(bytes[leaf.offset..<leaf.end]), kind: .leaf, floor: headerLength, limit: leaf.offset)
         chunks += page.entries
     }
     let records = try chunks.map { try ChunkRecord(decoding: Array(bytes[$0.offset..<$0.offset + ChunkRecord.size])) }
@@ -204,14 +205,17 @@ func expectRowpackError(
 ) -> RowpackError? {
     do {
         try body()
-        Issue.record("expected a RowpackError \(code), nothing was thrown. \(comment())", sourceLocation: sourceLocation)
+        Issue.record(
+            "expected a RowpackError \(code), nothing was thrown. \(comment())", sourceLocation: sourceLocation)
         return nil
     } catch let error as RowpackError {
         #expect(error.code == code, "\(error) \(comment())", sourceLocation: sourceLocation)
         #expect(!error.message.isEmpty, sourceLocation: sourceLocation)
         return error
     } catch {
-        Issue.record("expected a RowpackError \(code), got \(type(of: error)): \(error). \(comment())", sourceLocation: sourceLocation)
+        Issue.record(
+            "expected a RowpackError \(code), got \(type(of: error)): \(error). \(comment())",
+            sourceLocation: sourceLocation)
         return nil
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
+import RowpackFormat
 import Testing
 
 @testable import Rowpack
-import RowpackFormat
 
 /// The writer's rules: one writer per file, loud mismatches, no-op commits, dead-byte
 /// accounting, auto-commit and durability modes.
@@ -10,7 +10,8 @@ import RowpackFormat
     @Test func secondWriterIsLocked() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("a.rowpack")
-        let first = try ContainerWriter.create(at: path, dtype: .float32, rowShape: [], options: testOptions(rowsPerChunk: 4))
+        let first = try ContainerWriter.create(
+            at: path, dtype: .float32, rowShape: [], options: testOptions(rowsPerChunk: 4))
         expectRowpackError(.locked) { _ = try ContainerWriter.open(at: path) }
         try first.append([1, 2, 3] as [Float])
         try first.commit()
@@ -49,32 +50,38 @@ import RowpackFormat
         let directory = try TemporaryDirectory()
         let path = directory.file("a.rowpack")
         expectRowpackError(.invalidArgument, "zero-byte rows") {
-            _ = try ContainerWriter.create(at: path, dtype: .float32, rowShape: [3, 0], options: testOptions(rowsPerChunk: 4))
+            _ = try ContainerWriter.create(
+                at: path, dtype: .float32, rowShape: [3, 0], options: testOptions(rowsPerChunk: 4))
         }
         let empty = try dtype("'|S0'")
         expectRowpackError(.invalidArgument, "zero-byte dtype") {
             _ = try ContainerWriter.create(at: path, dtype: empty, rowShape: [], options: testOptions(rowsPerChunk: 4))
         }
         expectRowpackError(.invalidArgument, "zero rows per chunk") {
-            _ = try ContainerWriter.create(at: path, dtype: .float32, rowShape: [], options: testOptions(rowsPerChunk: 0))
+            _ = try ContainerWriter.create(
+                at: path, dtype: .float32, rowShape: [], options: testOptions(rowsPerChunk: 0))
         }
         // 4 × 3 × 2^62 bytes wrap to 0: the row size must be refused as too large, not as empty.
         let huge = expectRowpackError(.invalidArgument, "row bytes overflowing") {
-            _ = try ContainerWriter.create(at: path, dtype: .float32, rowShape: [3, 1 << 62], options: testOptions(rowsPerChunk: 4))
+            _ = try ContainerWriter.create(
+                at: path, dtype: .float32, rowShape: [3, 1 << 62], options: testOptions(rowsPerChunk: 4))
         }
         #expect(huge?.message.contains("exceed 2^63 bytes") == true, "\(String(describing: huge))")
         expectRowpackError(.invalidArgument, "chunk over 2 GiB") {
-            _ = try ContainerWriter.create(at: path, dtype: .float64, rowShape: [1 << 20], options: testOptions(rowsPerChunk: 1000))
+            _ = try ContainerWriter.create(
+                at: path, dtype: .float64, rowShape: [1 << 20], options: testOptions(rowsPerChunk: 1000))
         }
         expectRowpackError(.invalidArgument, "zstd level 99") {
-            _ = try ContainerWriter.create(at: path, dtype: .float32, rowShape: [], options: testOptions(rowsPerChunk: 4, level: 99))
+            _ = try ContainerWriter.create(
+                at: path, dtype: .float32, rowShape: [], options: testOptions(rowsPerChunk: 4, level: 99))
         }
         expectRowpackError(.invalidArgument, "zlib level -1") {
             _ = try ContainerWriter.create(
                 at: path, dtype: .float32, rowShape: [], options: testOptions(rowsPerChunk: 4, codec: .zlib, level: -1))
         }
         expectRowpackError(.invalidArgument, "negative dimension") {
-            _ = try ContainerWriter.create(at: path, dtype: .float32, rowShape: [-2, -2], options: testOptions(rowsPerChunk: 4))
+            _ = try ContainerWriter.create(
+                at: path, dtype: .float32, rowShape: [-2, -2], options: testOptions(rowsPerChunk: 4))
         }
         #expect(!FileManager.default.fileExists(atPath: path), "a refused create must not leave a file")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty)
@@ -83,14 +90,19 @@ import RowpackFormat
     @Test func mismatchedRowsAreRefused() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("a.rowpack")
-        let writer = try ContainerWriter.create(at: path, dtype: .float32, rowShape: [3], options: testOptions(rowsPerChunk: 4))
+        let writer = try ContainerWriter.create(
+            at: path, dtype: .float32, rowShape: [3], options: testOptions(rowsPerChunk: 4))
         try writer.append([1, 2, 3] as [Float])
         expectRowpackError(.mismatch, "Double into float32") { try writer.append([1, 2, 3] as [Double]) }
         expectRowpackError(.mismatch, "Int32 into float32") { try writer.append([1, 2, 3] as [Int32]) }
         expectRowpackError(.mismatch, "UInt32 into float32") { try writer.append([1, 2, 3] as [UInt32]) }
         expectRowpackError(.mismatch, "4 floats for 3-float rows") { try writer.append([1, 2, 3, 4] as [Float]) }
-        expectRowpackError(.mismatch, "11 bytes for 12-byte rows") { try writer.append(rawRows: [UInt8](repeating: 0, count: 11)) }
-        expectRowpackError(.mismatch, "25 bytes for 12-byte rows") { try writer.append(rawRows: [UInt8](repeating: 0, count: 25)) }
+        expectRowpackError(.mismatch, "11 bytes for 12-byte rows") {
+            try writer.append(rawRows: [UInt8](repeating: 0, count: 11))
+        }
+        expectRowpackError(.mismatch, "25 bytes for 12-byte rows") {
+            try writer.append(rawRows: [UInt8](repeating: 0, count: 25))
+        }
         // A refused append changes nothing and the writer carries on.
         #expect(writer.rowCount == 1)
         try writer.append([4, 5, 6] as [Float])
@@ -118,7 +130,8 @@ import RowpackFormat
     @Test func writerRefusesWorkAfterClose() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("a.rowpack")
-        let writer = try ContainerWriter.create(at: path, dtype: .uint8, rowShape: [], options: testOptions(rowsPerChunk: 4))
+        let writer = try ContainerWriter.create(
+            at: path, dtype: .uint8, rowShape: [], options: testOptions(rowsPerChunk: 4))
         try writer.append([1, 2] as [UInt8])
         try writer.close()
         #expect(throws: RowpackError.self) { try writer.append([3] as [UInt8]) }
@@ -130,7 +143,8 @@ import RowpackFormat
     @Test func emptyCommitIsANoOp() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("a.rowpack")
-        let writer = try ContainerWriter.create(at: path, dtype: .int64, rowShape: [], options: testOptions(rowsPerChunk: 4))
+        let writer = try ContainerWriter.create(
+            at: path, dtype: .int64, rowShape: [], options: testOptions(rowsPerChunk: 4))
         let created = try fileBytes(path)
         try writer.commit()
         #expect(try fileBytes(path) == created, "committing an empty writer must not write")
@@ -158,7 +172,8 @@ import RowpackFormat
     @Test func deadBytesGrowWhenATailIsSuperseded() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("a.rowpack")
-        let writer = try ContainerWriter.create(at: path, dtype: .int32, rowShape: [], options: testOptions(rowsPerChunk: 4))
+        let writer = try ContainerWriter.create(
+            at: path, dtype: .int32, rowShape: [], options: testOptions(rowsPerChunk: 4))
         try writer.append([1, 2, 3, 4, 5, 6] as [Int32])
         try writer.commit()
         let before = try parseCommit(try fileBytes(path))
@@ -168,7 +183,8 @@ import RowpackFormat
         let after = try parseCommit(try fileBytes(path))
         #expect(after.chunks[0] == before.chunks[0], "a full chunk is never rewritten")
         #expect(after.chunks[1] != before.chunks[1], "the partial tail chunk is rewritten")
-        let expected = before.trailer.deadBytes + before.chunks[1].length + before.leaves[0].length
+        let expected =
+            before.trailer.deadBytes + before.chunks[1].length + before.leaves[0].length
             + before.root.length + CommitTrailer.size
         #expect(after.trailer.deadBytes == expected)
         #expect(after.trailer.deadBytes > before.trailer.deadBytes)
@@ -177,10 +193,13 @@ import RowpackFormat
         try writer.append([8, 9] as [Int32])
         try writer.close()
         let last = try parseCommit(try fileBytes(path))
-        #expect(last.trailer.deadBytes == after.trailer.deadBytes + after.chunks[1].length + after.leaves[0].length + after.root.length + CommitTrailer.size)
+        #expect(
+            last.trailer.deadBytes == after.trailer.deadBytes + after.chunks[1].length + after.leaves[0].length
+                + after.root.length + CommitTrailer.size)
         #expect(try ContainerReader(path: path).read(rows: 0..<9, as: Int32.self) == [1, 2, 3, 4, 5, 6, 7, 8, 9])
         // Dead bytes plus the live structures account for the whole file.
-        let live = last.headerLength + last.chunks.reduce(0) { $0 + $1.length } + last.leaves.reduce(0) { $0 + $1.length }
+        let live =
+            last.headerLength + last.chunks.reduce(0) { $0 + $1.length } + last.leaves.reduce(0) { $0 + $1.length }
             + last.root.length + CommitTrailer.size
         #expect(live + last.trailer.deadBytes == last.trailer.committedLength)
     }
@@ -201,7 +220,9 @@ import RowpackFormat
             try writer.append([value])
             let reader = try ContainerReader(path: path)
             #expect(reader.rowCount == writer.committedRowCount)
-            #expect(writer.rowCount - reader.rowCount < (every + 1) * 4, "commits lag: \(reader.rowCount) of \(writer.rowCount)")
+            #expect(
+                writer.rowCount - reader.rowCount < (every + 1) * 4,
+                "commits lag: \(reader.rowCount) of \(writer.rowCount)")
             #expect(try reader.read(rows: 0..<reader.rowCount, as: Int64.self) == Array(values[0..<reader.rowCount]))
             seen.insert(reader.rowCount)
         }
@@ -243,7 +264,8 @@ import RowpackFormat
     @Test func rowCounters() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("a.rowpack")
-        let writer = try ContainerWriter.create(at: path, dtype: .uint16, rowShape: [], options: testOptions(rowsPerChunk: 4))
+        let writer = try ContainerWriter.create(
+            at: path, dtype: .uint16, rowShape: [], options: testOptions(rowsPerChunk: 4))
         #expect(writer.rowCount == 0 && writer.committedRowCount == 0)
         try writer.append((0..<9).map { UInt16($0) })
         #expect(writer.rowCount == 9)
@@ -263,7 +285,8 @@ import RowpackFormat
         let directory = try TemporaryDirectory()
         let path = directory.file("c.rowpack")
         let writer = try ContainerWriter.create(
-            at: path, dtype: .uint8, rowShape: [], options: WriterOptions(rowsPerChunk: 1, codec: .none, durability: .none))
+            at: path, dtype: .uint8, rowShape: [],
+            options: WriterOptions(rowsPerChunk: 1, codec: .none, durability: .none))
         func costOfOneRowCommit() throws -> Int {
             let before = try ContainerReader(path: path).commit.committedLength
             try writer.append([UInt8(7)])
@@ -277,7 +300,8 @@ import RowpackFormat
         try writer.commit()
         let large = try costOfOneRowCommit()
         let leaves = 100_000 / FormatLimits.leafCapacity + 1
-        let bound = ChunkRecord.size + 1 + IndexPage.length(entries: FormatLimits.leafCapacity)
+        let bound =
+            ChunkRecord.size + 1 + IndexPage.length(entries: FormatLimits.leafCapacity)
             + IndexPage.length(entries: leaves) + CommitTrailer.size
         #expect(small <= bound)
         #expect(large <= bound, "one-row commit at 100,000 chunks wrote \(large) bytes")
