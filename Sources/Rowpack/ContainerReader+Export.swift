@@ -27,15 +27,14 @@ extension ContainerReader {
         overwrite: Bool = false, durability: Durability = .durable, progress: Progress = { _, _ in }
     ) throws -> Int {
         let range = range ?? 0..<rowCount
-        guard range.lowerBound >= 0, range.upperBound <= rowCount else {
-            throw RowpackError(.invalidArgument, path: self.path, "rows \(range.lowerBound)..<\(range.upperBound) are out of range (the container has \(rowCount) rows)")
-        }
+        try check(range, rows: rowCount)
         if append {
             let target = try NpyAppendFile(path: path, rewriteHeader: rewriteHeader, durability: durability)
             guard target.header.dtype == header.dtype, target.header.rowShape == header.rowShape else {
                 throw RowpackError(
                     .mismatch, path: path,
-                    "cannot append: the file holds \(target.header.dtype) rows of shape \(target.header.rowShape), the container \(header.dtype) rows of shape \(header.rowShape)")
+                    "cannot append: the file holds \(target.header.dtype) rows of shape \(target.header.rowShape), the container \(header.dtype) rows of shape \(header.rowShape)"
+                )
             }
             try target.append { write in try streamBlocks(range, progress: progress, write: write) }
             return range.count
@@ -50,13 +49,17 @@ extension ContainerReader {
     /// Writes the rows listed in `indices` (any order, repeats allowed), in that order, to a new
     /// `.npy` file, as ``export(to:rows:append:rewriteHeader:overwrite:durability:progress:)``
     /// does for a range.
-    public func export(to path: String, gathering indices: [Int], overwrite: Bool = false, durability: Durability = .durable) throws {
+    public func export(
+        to path: String, gathering indices: [Int], overwrite: Bool = false, durability: Durability = .durable
+    ) throws {
         var next = 0
-        try export(to: path, gatheringBlocks: { limit in
-            let end = indices.count - next <= limit ? indices.count : next + limit
-            defer { next = end }
-            return Array(indices[next..<end])
-        }, overwrite: overwrite, durability: durability)
+        try export(
+            to: path,
+            gatheringBlocks: { limit in
+                let end = indices.count - next <= limit ? indices.count : next + limit
+                defer { next = end }
+                return Array(indices[next..<end])
+            }, overwrite: overwrite, durability: durability)
     }
 
     /// Writes rows to a new `.npy` file in the order `nextBlock` lists them (any order, repeats

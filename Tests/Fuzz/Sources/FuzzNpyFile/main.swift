@@ -69,13 +69,4 @@ func checkPlan(from bytes: [UInt8], header: NpyHeader) {
     invariant(state == new, "the plan does not end at the new header")
 }
 
-/// Registers the removal of the scratch file when the fuzzer exits normally.
-@_cdecl("LLVMFuzzerInitialize")
-public func fuzzInitialize(
-    _ argc: UnsafeMutablePointer<CInt>?,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?
-) -> CInt {
-    Scratch.removeAtExit()
-    return 0
-}
 

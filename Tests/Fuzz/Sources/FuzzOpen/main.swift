@@ -19,15 +19,6 @@ public func fuzzOpen(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     return 0
 }
 
-/// Registers the removal of the scratch file when the fuzzer exits normally.
-@_cdecl("LLVMFuzzerInitialize")
-public func fuzzInitialize(
-    _ argc: UnsafeMutablePointer<CInt>?,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?
-) -> CInt {
-    Scratch.removeAtExit()
-    return 0
-}
 
 /// Chunks larger than this are not read here: decoding one allocates it whole (a legitimate
 /// cost for a real 2 GiB chunk); the reader's behaviour with such claims is tested in

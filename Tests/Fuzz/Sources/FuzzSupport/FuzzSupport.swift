@@ -52,20 +52,19 @@ public func invariant(_ condition: @autoclosure () -> Bool, _ message: @autoclos
 }
 
 /// The one scratch file of a fuzzing process, for harnesses that open files by path: on tmpfs
-/// when there is one. Call ``removeAtExit()`` from `LLVMFuzzerInitialize`.
+/// when there is one, removed when the fuzzer exits normally.
 public enum Scratch {
     public static let path: String = {
         let directory = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
         return "\(directory)/rowpack-fuzz-\(getpid())"
     }()
 
-    /// Registers the removal of the scratch file when the fuzzer exits normally.
-    public static func removeAtExit() {
-        atexit { unlink(Scratch.path) }
-    }
+    /// The removal of the scratch file at exit, registered on first use.
+    private static let removedAtExit: Void = { atexit { unlink(Scratch.path) } }()
 
     /// Replaces the scratch file with `bytes`; false if it cannot be written.
     public static func write(_ bytes: [UInt8]) -> Bool {
+        _ = removedAtExit
         unlink(path)
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return false }
